@@ -1,0 +1,75 @@
+"""Database access shared by every part of the coach.
+
+One schema serves SQLite (the embedded default) and PostgreSQL. Code is written in
+SQLAlchemy 2.0 style on the 1.4 release that Rasa pins: ``future=True`` engines and
+``select()`` queries.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import declarative_base, sessionmaker
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(os.environ.get("COACH_VAR_DIR", PROJECT_ROOT / "var"))
+
+Base = declarative_base()
+
+
+def default_database_url() -> str:
+    """``DATABASE_URL`` when set, otherwise a SQLite file under ``var/``."""
+    url = os.environ.get("DATABASE_URL")
+    if url:
+        # Heroku-style URLs say postgres://; SQLAlchemy 1.4 only knows postgresql://.
+        if url.startswith("postgres://"):
+            url = "postgresql://" + url[len("postgres://"):]
+        return url
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{VAR_DIR / 'coach.db'}"
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    # WAL lets the bot and the action server read while the other writes;
+    # busy_timeout turns a brief lock into a wait instead of an error.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+_engines: dict[str, Engine] = {}
+
+
+def make_engine(url: str | None = None) -> Engine:
+    """A new engine for ``url`` (default: :func:`default_database_url`)."""
+    url = url or default_database_url()
+    if url.startswith("sqlite"):
+        engine = create_engine(url, future=True, connect_args={"timeout": 10})
+        event.listen(engine, "connect", _sqlite_pragmas)
+    else:
+        engine = create_engine(url, future=True, pool_pre_ping=True)
+    return engine
+
+
+def get_engine(url: str | None = None) -> Engine:
+    """A process-wide engine per URL, so connection pools are shared."""
+    url = url or default_database_url()
+    if url not in _engines:
+        _engines[url] = make_engine(url)
+    return _engines[url]
+
+
+def session_factory(engine: Engine) -> sessionmaker:
+    return sessionmaker(bind=engine, future=True, expire_on_commit=False)
+
+
+def create_all(engine: Engine) -> None:
+    """Create every table of the project's own models (idempotent)."""
+    # Importing the model modules registers their tables on Base.metadata.
+    import knowledge.models  # noqa: F401
+
+    Base.metadata.create_all(engine)
