@@ -20,12 +20,14 @@ class Reply:
     text: str = ""
     buttons: list[Button] = field(default_factory=list)
     image: str | None = None  # a path to a PNG file written by the bot
+    document: str | None = None  # a path to a file to send as a document (the /export JSON)
 
     def to_json(self) -> dict[str, Any]:
         return {
             "text": self.text,
             "buttons": [{"title": b.title, "payload": b.payload} for b in self.buttons],
             "image": self.image,
+            **({"document": self.document} if self.document else {}),
         }
 
 

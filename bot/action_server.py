@@ -1,0 +1,103 @@
+"""Start, health-check and stop rasa-sdk's action server.
+
+Rasa Open Source runs custom actions only over HTTP, so ``chat``, ``say`` and ``run`` start the
+server as a child process and stop it on exit. Set ``ACTION_SERVER_URL`` to use one that runs
+elsewhere (Rasa's action-server contract is unchanged, so it can live on another machine).
+"""
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from bot.errors import CoachError
+from knowledge.db import PROJECT_ROOT, VAR_DIR
+
+log = logging.getLogger(__name__)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def is_healthy(url: str, timeout: float = 1.0) -> bool:
+    """True when the action server at ``url`` (…/webhook) answers its /health endpoint."""
+    health = url.rsplit("/webhook", 1)[0] + "/health"
+    try:
+        with urllib.request.urlopen(health, timeout=timeout) as response:  # noqa: S310 (local URL)
+            return response.status == 200
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+
+
+class ActionServer:
+    """A rasa-sdk action server child process bound to 127.0.0.1."""
+
+    def __init__(self, port: int = 0, env: dict[str, str] | None = None) -> None:
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}/webhook"
+        self._env = env
+        self._process: subprocess.Popen[bytes] | None = None
+        self._log_path = VAR_DIR / "action_server.log"
+
+    def start(self, timeout_s: float = 60.0) -> "ActionServer":
+        VAR_DIR.mkdir(parents=True, exist_ok=True)
+        env = dict(os.environ)
+        env.update(self._env or {})
+        env.setdefault("RASA_TELEMETRY_ENABLED", "false")
+        # The child writes its own log file; the bot's terminal stays for the conversation.
+        log_file = open(self._log_path, "ab")  # noqa: SIM115 (closed in stop)
+        self._log_file = log_file
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "actions.server", "--port", str(self.port), "--host", "127.0.0.1"],
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                raise CoachError(
+                    f"the action server exited at start (code {self._process.returncode}); "
+                    f"see {self._log_path}"
+                )
+            if is_healthy(self.url, timeout=0.5):
+                log.info("action server ready on port %s", self.port)
+                return self
+            time.sleep(0.2)
+        self.stop()
+        raise CoachError(f"the action server did not answer within {timeout_s:.0f}s; see {self._log_path}")
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        process, self._process = self._process, None
+        if process is None:
+            return
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=timeout_s)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        self._log_file.close()
+
+    def __enter__(self) -> "ActionServer":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def log_path(self) -> Path:
+        return self._log_path

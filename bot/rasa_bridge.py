@@ -1,0 +1,164 @@
+"""The in-process Rasa agent: one user message in, one :class:`~bot.turns.Turn` out.
+
+The agent runs inside the bot process (``rasa.core.agent``); custom actions run in the action
+server over HTTP; Rasa's tracker store is SQL on the project's database, so a conversation
+survives a restart. Actions attach the knowledge-base ids they used as a custom payload
+``{"kb_refs": {...}}`` and charts as ``{"chart": {...}}``; this module turns those into
+``Turn.refs`` and image files, so no front end ever sees them.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+import bot.settings  # noqa: F401  (sets Rasa's environment before Rasa is imported)
+from bot.errors import CoachError
+from bot.turns import Button, Reply, Turn
+
+log = logging.getLogger(__name__)
+
+REF_KINDS = ("faults", "cues", "exercises")
+
+
+def tracker_store_for(database_url: str, domain: Any = None) -> Any:
+    """Rasa's SQLTrackerStore on the project's own database."""
+    from rasa.core.tracker_store import SQLTrackerStore
+
+    parsed = urlparse(database_url)
+    dialect = parsed.scheme.split("+")[0]
+    if dialect == "sqlite":
+        # sqlite:////abs/path → /abs/path ; sqlite:///rel → rel
+        path = database_url.split(":///", 1)[1]
+        return SQLTrackerStore(domain=domain, dialect="sqlite", db=path)
+    if dialect in ("postgresql", "postgres"):
+        return SQLTrackerStore(
+            domain=domain,
+            dialect="postgresql",
+            host=parsed.hostname,
+            port=parsed.port,
+            db=parsed.path.lstrip("/"),
+            username=unquote(parsed.username or ""),
+            password=unquote(parsed.password or ""),
+        )
+    raise CoachError(f"DATABASE_URL uses '{dialect}', which is not supported; use sqlite:// or postgresql://")
+
+
+def lock_store_for(redis_url: str | None) -> Any:
+    """Redis lock store when several bot processes share conversations, else in memory."""
+    from rasa.core.lock_store import InMemoryLockStore, RedisLockStore
+
+    if not redis_url:
+        return InMemoryLockStore()
+    parsed = urlparse(redis_url)
+    return RedisLockStore(
+        host=parsed.hostname or "localhost",
+        port=parsed.port or 6379,
+        db=int((parsed.path or "/0").lstrip("/") or 0),
+        password=unquote(parsed.password) if parsed.password else None,
+    )
+
+
+def merge_refs(refs: dict[str, Any], extra: dict[str, Any]) -> None:
+    for kind in REF_KINDS:
+        for item in extra.get(kind, []) or []:
+            if item not in refs[kind]:
+                refs[kind].append(item)
+    if extra.get("red_flag"):
+        refs["red_flag"] = True
+        if extra.get("red_flag_id"):
+            refs["red_flag_id"] = extra["red_flag_id"]
+
+
+class RasaCoach:
+    """Implements :class:`bot.turns.Coach` with a loaded Rasa model."""
+
+    def __init__(self, agent: Any, chart_dir: Path) -> None:
+        self.agent = agent
+        self.chart_dir = chart_dir
+
+    @classmethod
+    def load(
+        cls,
+        model_path: Path,
+        action_server_url: str,
+        database_url: str,
+        redis_url: str | None = None,
+        action_timeout_s: float = 10.0,
+        chart_dir: Path | None = None,
+    ) -> "RasaCoach":
+        from rasa.core.agent import Agent
+        from rasa.utils.endpoints import EndpointConfig
+
+        from knowledge.db import VAR_DIR
+
+        agent = Agent.load(
+            model_path,
+            action_endpoint=EndpointConfig(url=action_server_url, timeout=action_timeout_s),
+            tracker_store=tracker_store_for(database_url),
+            lock_store=lock_store_for(redis_url),
+        )
+        return cls(agent, chart_dir or VAR_DIR / "charts")
+
+    async def handle(self, user: str, text: str, metadata: dict[str, Any] | None = None) -> Turn:
+        from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+
+        output = CollectingOutputChannel()
+        message = UserMessage(text, output, sender_id=user, metadata=metadata or None)
+        processor = self.agent.processor
+        # Same steps as Agent.handle_message, keeping the tracker so that the parse result of this
+        # very message can be reported without reading the tracker back from the database.
+        async with self.agent.lock_store.lock(user):
+            tracker = await processor.log_message(message, should_save_tracker=False)
+            tracker = await processor.run_action_extract_slots(output, tracker)
+            await processor._run_prediction_loop(output, tracker)
+            await processor.run_anonymization_pipeline(tracker)
+            await processor.save_tracker(tracker)
+        parse = tracker.latest_message.parse_data if tracker.latest_message else {}
+        turn = Turn(user=user, text=text)
+        intent = parse.get("intent") or {}
+        turn.intent = {"name": intent.get("name"), "confidence": round(float(intent.get("confidence") or 0.0), 4)}
+        turn.entities = [
+            {k: e.get(k) for k in ("entity", "value", "start", "end", "extractor") if k in e}
+            for e in parse.get("entities", [])
+        ]
+        self._collect(output.messages, turn)
+        return turn
+
+    def _collect(self, messages: list[dict[str, Any]], turn: Turn) -> None:
+        for message in messages:
+            custom = message.get("custom")
+            if isinstance(custom, dict) and ("kb_refs" in custom or "chart" in custom or "document" in custom):
+                if "kb_refs" in custom:
+                    merge_refs(turn.refs, custom["kb_refs"])
+                if "chart" in custom:
+                    turn.replies.append(Reply(text=custom.get("caption", ""), image=self._render_chart(turn.user, custom["chart"])))
+                if "document" in custom:
+                    turn.replies.append(Reply(text=custom.get("caption", ""), document=self._write_document(turn.user, custom["document"])))
+                continue
+            buttons = [Button(b.get("title", ""), b.get("payload", "")) for b in message.get("buttons") or []]
+            reply = Reply(text=message.get("text") or "", buttons=buttons, image=message.get("image"))
+            if reply.text or reply.buttons or reply.image:
+                turn.replies.append(reply)
+
+    def _render_chart(self, user: str, chart: dict[str, Any]) -> str:
+        from bot.charts import render_progress_png
+
+        self.chart_dir.mkdir(parents=True, exist_ok=True)
+        path = self.chart_dir / f"progress-{_safe_name(user)}.png"
+        render_progress_png(chart, path)
+        return str(path)
+
+    def _write_document(self, user: str, document: dict[str, Any]) -> str:
+        import json
+
+        self.chart_dir.mkdir(parents=True, exist_ok=True)
+        name = _safe_name(document.get("name") or f"export-{user}.json")
+        path = self.chart_dir / name
+        path.write_text(json.dumps(document.get("content"), indent=2, ensure_ascii=False), encoding="utf-8")
+        return str(path)
+
+
+def _safe_name(value: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in value)[:80]
