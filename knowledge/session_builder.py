@@ -162,6 +162,7 @@ def build_session(state: TraineeState, content: CoachContent | None = None) -> S
     short_cfg = settings.get("short_version") or {}
     if short:
         max_n = min(max_n, int(short_cfg.get("exercises", 3)))
+        min_n = min(max_n, int(short_cfg.get("exercises_min", 2)))
     minutes_min = float(short_cfg.get("minutes", 5) if short else settings.get("minutes_min", 10))
     minutes_max = float(short_cfg.get("minutes", 5) if short else settings.get("minutes_max", 15))
 
@@ -246,7 +247,8 @@ def _why(
     if easy:
         return f"Pain is high today, so only gentle activation work: {count}."
     if short:
-        return f"A short version to ease back in after {state.missed_days} days off: {count}."
+        after = f" after {state.missed_days} days off" if state.missed_days else ""
+        return f"A short version to ease back in{after}: {count}."
     fault = content.faults.get(state.faults[0]) if state.faults else None
     focus = f" aimed at {fault.title.lower()}" if fault else ""
     return f"{state.phase.capitalize()} work{focus}, hardest first while you are fresh: {count}."
