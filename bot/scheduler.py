@@ -1,0 +1,315 @@
+"""The bot's own reminder scheduler: an asyncio loop that claims due reminders
+(:mod:`knowledge.reminders`) and sends them through the Telegram bot.
+
+Runs inside the bot process (:func:`bot.telegram_app.build_application` with a session factory)
+or as its own process (``python -m bot.scheduler``); several workers can share one PostgreSQL
+database, each reminder is still sent once. Not PTB's JobQueue: its APScheduler pin conflicts
+with Rasa's.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import inspect
+import logging
+import os
+import signal
+import socket
+import uuid
+from datetime import datetime, timedelta, timezone
+from typing import Awaitable, Callable, Union
+
+from sqlalchemy.orm import sessionmaker
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+from telegram.ext import ExtBot
+
+from knowledge import reminders
+from knowledge.clock import SYSTEM_CLOCK, Clock, FixedClock
+from knowledge.reminder_models import KIND_SNOOZE
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_INTERVAL_S = 30.0
+REMINDER_BUTTONS = (
+    ("Start now", "/start_session"),
+    ("In an hour", "/snooze_reminder"),
+    ("Skip today", "/skip_today"),
+)
+
+# user_id, kind ("daily" | "snooze") -> the reminder's text; may be async.
+ReminderText = Callable[[str, str], Union[str, Awaitable[str]]]
+
+
+def default_reminder_text(user_id: str, kind: str) -> str:
+    if kind == KIND_SNOOZE:
+        return "Here's the reminder you asked for: ready for today's glute session?"
+    return "Time for today's glute session: a few minutes now keeps your back out of the work."
+
+
+def reminder_keyboard() -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(title, callback_data=payload) for title, payload in REMINDER_BUTTONS]]
+    )
+
+
+def default_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+def redact(text: str, token: str | None) -> str:
+    return text.replace(token, "<token>") if token else text
+
+
+class ReminderScheduler:
+    """Claims and sends due reminders every ``interval`` seconds.
+
+    The database is used through ``asyncio.to_thread`` so that a slow query never blocks the
+    bot's event loop. ``sleep`` is injectable so tests need not wait for retry delays.
+    """
+
+    def __init__(
+        self,
+        bot: Bot,
+        sessions: sessionmaker,
+        *,
+        clock: Clock = SYSTEM_CLOCK,
+        worker_id: str | None = None,
+        interval: float = DEFAULT_INTERVAL_S,
+        batch_size: int = 100,
+        concurrency: int = 30,
+        text_for: ReminderText = default_reminder_text,
+        lease: timedelta = reminders.DEFAULT_LEASE,
+        max_send_tries: int = 4,
+        backoff_s: float = 1.0,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.bot = bot
+        self.sessions = sessions
+        self.clock = clock
+        self.worker_id = worker_id or default_worker_id()
+        self.interval = interval
+        self.batch_size = batch_size
+        self.text_for = text_for
+        self.lease = lease
+        self.max_send_tries = max_send_tries
+        self.backoff_s = backoff_s
+        self._sleep = sleep
+        self._send_slots = asyncio.Semaphore(concurrency)
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    # --- one round ----------------------------------------------------------------------------
+
+    async def run_once(self) -> int:
+        """Claim one batch of due reminders and send it; returns how many were sent."""
+        claims = await asyncio.to_thread(self._claim)
+        if not claims:
+            return 0
+        try:
+            results = await asyncio.gather(*(self._deliver(claim) for claim in claims))
+        finally:
+            # Whatever was not settled (cancelled mid-send at shutdown) goes back to the pool.
+            await asyncio.to_thread(self._release, [c.delivery_id for c in claims])
+        return sum(results)
+
+    def _claim(self) -> list[reminders.ClaimedReminder]:
+        with self.sessions() as session:
+            return reminders.claim_due(
+                session, self.clock.now(), self.worker_id, self.batch_size, lease=self.lease
+            )
+
+    def _release(self, delivery_ids: list[int] | None = None) -> int:
+        with self.sessions() as session:
+            return reminders.release(session, self.worker_id, delivery_ids)
+
+    async def _deliver(self, claim: reminders.ClaimedReminder) -> bool:
+        async with self._send_slots:
+            error = "unknown"
+            for attempt in range(1, self.max_send_tries + 1):
+                try:
+                    text = self.text_for(claim.user_id, claim.kind)
+                    if inspect.isawaitable(text):
+                        text = await text
+                    await self.bot.send_message(
+                        chat_id=_chat_id(claim.user_id), text=text, reply_markup=reminder_keyboard()
+                    )
+                except RetryAfter as exc:
+                    wait = _seconds(exc.retry_after)
+                    logger.info("reminder rate limited; retrying in %.1fs", wait)
+                    error = "rate limited"
+                    await self._sleep(wait)
+                    continue
+                except Forbidden:
+                    logger.info("user %s blocked the bot: reminders off", claim.user_id)
+                    await asyncio.to_thread(self._disable, claim.user_id)
+                    return False
+                except BadRequest as exc:  # e.g. "chat not found": retrying cannot help
+                    logger.warning("reminder for %s rejected: %s", claim.user_id, exc.message)
+                    await asyncio.to_thread(self._failed, claim, exc.message, True)
+                    return False
+                except (NetworkError, TelegramError) as exc:  # TimedOut, 5xx...
+                    error = type(exc).__name__
+                    logger.info("reminder send failed (%s), try %d", error, attempt)
+                    if attempt < self.max_send_tries:
+                        await self._sleep(self.backoff_s * 2 ** (attempt - 1))
+                    continue
+                except Exception as exc:  # a bug in text_for must not stop the loop
+                    error = type(exc).__name__
+                    logger.exception("reminder for %s could not be prepared", claim.user_id)
+                    break
+                await asyncio.to_thread(self._sent, claim)
+                return True
+            await asyncio.to_thread(self._failed, claim, error, False)
+            return False
+
+    def _sent(self, claim: reminders.ClaimedReminder) -> None:
+        with self.sessions() as session:
+            if not reminders.mark_sent(session, claim.delivery_id, self.worker_id, self.clock.now()):
+                logger.warning("reminder %s was sent after its lease ran out", claim.delivery_id)
+
+    def _failed(self, claim: reminders.ClaimedReminder, error: str, permanent: bool) -> None:
+        with self.sessions() as session:
+            # Later attempts wait longer: 1, 2, 4... minutes, at most an hour.
+            retry_in = timedelta(minutes=min(60, 2 ** max(0, claim.attempts - 1)))
+            reminders.mark_failed(
+                session, claim.delivery_id, self.worker_id, self.clock.now(), error,
+                retry_in=retry_in, permanent=permanent,
+            )
+
+    def _disable(self, user_id: str) -> None:
+        with self.sessions() as session:
+            reminders.disable_for_user(session, user_id)
+
+    # --- the loop -----------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Run rounds until :meth:`stop`; a full batch is followed at once by the next one."""
+        self._stop.clear()
+        try:
+            while not self._stop.is_set():
+                try:
+                    sent = await self.run_once()
+                except Exception:  # the database was unreachable, say: try again next round
+                    logger.exception("reminder round failed")
+                    sent = 0
+                if sent >= self.batch_size:
+                    continue
+                try:
+                    await asyncio.wait_for(self._stop.wait(), self.interval)
+                except asyncio.TimeoutError:
+                    pass
+        finally:
+            await asyncio.to_thread(self._release)
+
+    def start(self) -> asyncio.Task[None]:
+        """Run in the background of the current event loop (inside the bot process)."""
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self.run(), name=f"reminders-{self.worker_id}")
+        return self._task
+
+    async def stop(self) -> None:
+        """Stop after the current round; claimed-but-unsent rows are released."""
+        self._stop.set()
+        if self._task is not None:
+            try:
+                await asyncio.wait_for(asyncio.shield(self._task), 30)
+            except asyncio.TimeoutError:
+                self._task.cancel()
+                try:
+                    await self._task
+                except asyncio.CancelledError:
+                    pass
+            self._task = None
+
+
+def _chat_id(user_id: str) -> int | str:
+    return int(user_id) if user_id.lstrip("-").isdigit() else user_id
+
+
+def _seconds(value: int | timedelta) -> float:
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+# --- own process ----------------------------------------------------------------------------
+
+
+async def run_scheduler_process(
+    database_url: str,
+    token: str,
+    base_url: str | None = None,
+    *,
+    clock: Clock = SYSTEM_CLOCK,
+    worker_id: str | None = None,
+    interval: float = DEFAULT_INTERVAL_S,
+    batch_size: int = 100,
+    overall_rate: float = 30.0,
+    stop: asyncio.Event | None = None,
+) -> None:
+    """Run a scheduler worker until ``stop`` is set or SIGTERM/SIGINT arrives."""
+    from bot.telegram_app import make_rate_limiter
+    from knowledge.db import create_all, make_engine, session_factory
+
+    engine = make_engine(database_url)
+    create_all(engine)
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        try:
+            loop.add_signal_handler(signum, stop.set)
+        except (NotImplementedError, RuntimeError):  # not the main thread
+            pass
+    bot = ExtBot(
+        token,
+        base_url=base_url or "https://api.telegram.org/bot",
+        rate_limiter=make_rate_limiter(overall_rate=overall_rate, max_retries=0),
+    )
+    scheduler = ReminderScheduler(
+        bot, session_factory(engine), clock=clock, worker_id=worker_id, interval=interval,
+        batch_size=batch_size,
+    )
+    try:
+        async with bot:
+            task = scheduler.start()
+            stopper = asyncio.create_task(stop.wait())
+            await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            stopper.cancel()
+            await scheduler.stop()
+    except TelegramError as exc:
+        raise SystemExit(f"scheduler stopped: {redact(str(exc), token)}") from None
+    finally:
+        engine.dispose()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Send due reminders (one worker).")
+    parser.add_argument("--database-url", default=None, help="default: DATABASE_URL or var/coach.db")
+    parser.add_argument("--base-url", default=os.environ.get("TELEGRAM_BASE_URL"))
+    parser.add_argument("--interval", type=float, default=DEFAULT_INTERVAL_S)
+    parser.add_argument("--batch-size", type=int, default=100)
+    parser.add_argument("--worker-id", default=None)
+    parser.add_argument("--overall-rate", type=float, default=30.0, help="messages per second")
+    parser.add_argument("--fixed-now", default=None, help="ISO instant: a frozen clock (tests)")
+    args = parser.parse_args(argv)
+    token = os.environ.get("TELEGRAM_BOT_TOKEN")
+    if not token:
+        raise SystemExit("TELEGRAM_BOT_TOKEN is not set")
+    from knowledge.db import default_database_url
+
+    clock: Clock = SYSTEM_CLOCK
+    if args.fixed_now:
+        at = datetime.fromisoformat(args.fixed_now)
+        clock = FixedClock(at if at.tzinfo else at.replace(tzinfo=timezone.utc))
+    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "WARNING").upper())
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # its INFO lines carry the token
+    asyncio.run(
+        run_scheduler_process(
+            args.database_url or default_database_url(), token, args.base_url, clock=clock,
+            worker_id=args.worker_id, interval=args.interval, batch_size=args.batch_size,
+            overall_rate=args.overall_rate,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

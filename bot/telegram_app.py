@@ -1,0 +1,524 @@
+"""The Telegram front end: python-telegram-bot handlers that pass each message to a
+:class:`bot.turns.Coach` and send its replies (:mod:`bot.telegram_render`).
+
+Private chats talk to the coach; in groups the bot only answers when addressed, to say it works
+in private chat. Commands map to Rasa intent payloads through :data:`COMMANDS`. Button presses
+come back as the button's payload. Reminders (:mod:`bot.scheduler`) can run in this process.
+
+Entry points: :func:`build_application`, :func:`running` (embedding, tests),
+:func:`run_polling`, :func:`run_webhook`, and ``python -m bot.telegram_app``.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hmac
+import json
+import logging
+import os
+import re
+from collections import defaultdict
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any, AsyncIterator
+
+from aiolimiter import AsyncLimiter
+from sqlalchemy.orm import sessionmaker
+from telegram import BotCommand, Message, Update
+from telegram.constants import ChatAction
+from telegram.error import TelegramError
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
+
+from bot.scheduler import ReminderScheduler, ReminderText, default_reminder_text
+from bot.telegram_render import CallbackPayloads, send_turn
+from bot.turns import Coach
+
+logger = logging.getLogger(__name__)
+
+COACH_KEY = "coach"
+PAYLOADS_KEY = "callback_payloads"
+LOCKS_KEY = "chat_locks"
+SCHEDULER_KEY = "reminder_scheduler"
+OPTIONS_KEY = "front_end_options"
+
+APOLOGY = "Sorry, something went wrong on my side. Please try again in a minute."
+NON_TEXT_ANSWER = (
+    "I can only read text messages. Type what you want to tell me, or send /help to see "
+    "what I can do."
+)
+UNKNOWN_COMMAND = "I don't know that command. Send /help to see what I can do."
+EXPIRED_BUTTON = "That button has expired. Please type your answer instead."
+PRIVATE_ONLY = "I coach one person at a time, so I only work in a private chat: message me at @{username}."
+
+
+@dataclass(frozen=True)
+class CommandSpec:
+    """A Telegram command and the Rasa payload it stands for. With arguments and an
+    ``args_text`` template, the arguments are sent as a sentence instead (``{args}``)."""
+
+    command: str
+    payload: str
+    description: str
+    args_text: str | None = None
+
+    def to_coach_text(self, args: list[str]) -> str:
+        if args and self.args_text:
+            return self.args_text.format(args=" ".join(args))
+        return self.payload
+
+
+# The one table of commands: what Telegram shows in its menu and what the coach receives.
+COMMANDS: tuple[CommandSpec, ...] = (
+    CommandSpec("start", "/start", "Start (or restart) with the coach"),
+    CommandSpec("session", "/start_session", "Today's session"),
+    CommandSpec("progress", "/ask_progress", "How you are doing"),
+    CommandSpec("why", "/ask_why_cue", "Why a cue matters, e.g. /why pelvis level", "why {args}"),
+    CommandSpec("remind", "/set_reminder", "Daily reminder time, e.g. /remind 07:30", "remind me at {args}"),
+    CommandSpec("pause", "/pause_reminders", "Pause reminders"),
+    CommandSpec("resume", "/resume_reminders", "Resume reminders"),
+    CommandSpec("help", "/help", "What I can do"),
+    CommandSpec("export", "/export_data", "Export your data"),
+    CommandSpec("delete", "/delete_data", "Delete your data"),
+)
+
+_TOKEN_PATTERN = re.compile(r"\d{5,}:[A-Za-z0-9_-]{20,}")
+
+
+def redact_token(text: str, token: str | None = None) -> str:
+    """``text`` with the bot token (given, or anything shaped like one) blanked out."""
+    if token:
+        text = text.replace(token, "<token>")
+    return _TOKEN_PATTERN.sub("<token>", text)
+
+
+class TokenRedactingFilter(logging.Filter):
+    """Blanks bot tokens out of log records (httpx logs request URLs, which carry the token)."""
+
+    def __init__(self, token: str | None = None) -> None:
+        super().__init__()
+        self.token = token
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = redact_token(message, self.token)
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        return True
+
+
+# --- rate limiting --------------------------------------------------------------------------
+
+
+class ChatRateLimiter(AIORateLimiter):
+    """AIORateLimiter (overall and group limits, RetryAfter retries) plus a limit per private
+    chat, which AIORateLimiter leaves unlimited: on average ``private_chat_rate`` messages per
+    second with short bursts of ``private_chat_burst``."""
+
+    def __init__(
+        self,
+        *,
+        overall_rate: float = 30.0,
+        private_chat_rate: float = 1.0,
+        private_chat_burst: int = 3,
+        max_retries: int = 2,
+    ) -> None:
+        super().__init__(overall_max_rate=overall_rate, overall_time_period=1, max_retries=max_retries)
+        self._private_rate = private_chat_rate
+        self._private_burst = private_chat_burst
+        self._private: dict[int, AsyncLimiter] = {}
+
+    def _private_limiter(self, chat_id: int) -> AsyncLimiter:
+        if len(self._private) > 4096:  # forget idle chats
+            for key, limiter in list(self._private.items()):
+                if limiter.has_capacity(limiter.max_rate):
+                    del self._private[key]
+        if chat_id not in self._private:
+            self._private[chat_id] = AsyncLimiter(
+                self._private_burst, self._private_burst / self._private_rate
+            )
+        return self._private[chat_id]
+
+    async def process_request(self, callback, args, kwargs, endpoint, data, rate_limit_args):  # type: ignore[no-untyped-def, override]
+        chat_id = data.get("chat_id")
+        try:
+            chat_id = int(chat_id)
+        except (TypeError, ValueError):
+            chat_id = None
+        # Only messages count towards a chat's pace, not chat actions or answers to buttons.
+        is_message = endpoint.startswith("send") and endpoint != "sendChatAction"
+        if is_message and chat_id is not None and chat_id > 0 and self._private_rate:
+            async with self._private_limiter(chat_id):
+                return await super().process_request(
+                    callback, args, kwargs, endpoint, data, rate_limit_args
+                )
+        return await super().process_request(callback, args, kwargs, endpoint, data, rate_limit_args)
+
+
+def make_rate_limiter(
+    overall_rate: float = 30.0,
+    private_chat_rate: float = 1.0,
+    private_chat_burst: int = 3,
+    max_retries: int = 2,
+) -> ChatRateLimiter:
+    """Telegram's limits: at most 30 messages a second overall and about one a second per chat.
+    ``max_retries``: how often a RetryAfter (429) is waited out and retried here."""
+    return ChatRateLimiter(
+        overall_rate=overall_rate,
+        private_chat_rate=private_chat_rate,
+        private_chat_burst=private_chat_burst,
+        max_retries=max_retries,
+    )
+
+
+# --- talking to the coach -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FrontEndOptions:
+    coach_timeout_s: float = 60.0
+
+
+def _metadata(message: Message | None, chat_id: int, source: str) -> dict[str, Any]:
+    user = message.from_user if message else None
+    return {
+        "channel": "telegram",
+        "source": source,  # text | command | button
+        "chat_id": chat_id,
+        "message_id": message.message_id if message else None,
+        "language_code": user.language_code if user else None,
+    }
+
+
+async def converse(
+    context: ContextTypes.DEFAULT_TYPE, chat_id: int, text: str, metadata: dict[str, Any]
+) -> None:
+    """Hand ``text`` to the coach as ``chat_id``'s message and send the replies. One message
+    per chat at a time, so a quick second message cannot overtake the first."""
+    coach: Coach = context.bot_data[COACH_KEY]
+    options: FrontEndOptions = context.bot_data[OPTIONS_KEY]
+    lock: asyncio.Lock = context.bot_data[LOCKS_KEY][chat_id]
+    async with lock:
+        try:
+            await context.bot.send_chat_action(chat_id, ChatAction.TYPING)
+        except TelegramError:
+            pass  # only a courtesy
+        try:
+            turn = await asyncio.wait_for(
+                coach.handle(str(chat_id), text, metadata), options.coach_timeout_s
+            )
+        except asyncio.TimeoutError:
+            logger.error("coach timed out after %.0fs for chat %s", options.coach_timeout_s, chat_id)
+            await context.bot.send_message(chat_id, APOLOGY)
+            return
+        except Exception as exc:
+            # The message text stays out of the log; the traceback only at debug level.
+            logger.error(
+                "coach failed for chat %s: %s", chat_id, type(exc).__name__,
+                exc_info=logger.isEnabledFor(logging.DEBUG),
+            )
+            await context.bot.send_message(chat_id, APOLOGY)
+            return
+        await send_turn(context.bot, chat_id, turn, context.bot_data[PAYLOADS_KEY])
+
+
+async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    message = update.effective_message
+    if message is None or message.text is None:
+        return
+    await converse(context, message.chat_id, message.text, _metadata(message, message.chat_id, "text"))
+
+
+def command_handler(spec: CommandSpec) -> CommandHandler:
+    async def on_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        if message is None:
+            return
+        text = spec.to_coach_text(list(context.args or []))
+        await converse(context, message.chat_id, text, _metadata(message, message.chat_id, "command"))
+
+    return CommandHandler(spec.command, on_command, filters=filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE)
+
+
+async def on_unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    if update.effective_message:
+        await update.effective_message.reply_text(UNKNOWN_COMMAND)
+
+
+async def on_non_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    if update.effective_message:
+        await update.effective_message.reply_text(NON_TEXT_ANSWER)
+
+
+def _addresses_bot(message: Message, username: str, bot_id: int) -> bool:
+    handle = f"@{username}".lower()
+    mentions = message.parse_entities(["mention"]).values() if message.text else []
+    if any(m.lower() == handle for m in mentions):
+        return True
+    commands = message.parse_entities(["bot_command"]).values() if message.text else []
+    if any(c.lower().endswith(handle) for c in commands):
+        return True
+    replied = message.reply_to_message
+    return bool(replied and replied.from_user and replied.from_user.id == bot_id)
+
+
+async def on_group_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    message = update.effective_message
+    if message is None or not _addresses_bot(message, context.bot.username, context.bot.id):
+        return  # group chatter not meant for the bot
+    await message.reply_text(PRIVATE_ONLY.format(username=context.bot.username))
+
+
+async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    query = update.callback_query
+    if query is None:
+        return
+    try:
+        await query.answer()  # stops the button's spinner at once, before the coach thinks
+    except TelegramError as exc:
+        logger.info("could not answer a callback query: %s", type(exc).__name__)
+    chat_id = query.message.chat.id if query.message else query.from_user.id
+    payloads: CallbackPayloads = context.bot_data[PAYLOADS_KEY]
+    payload = payloads.decode(query.data or "")
+    if payload is None:
+        await context.bot.send_message(chat_id, EXPIRED_BUTTON)
+        return
+    if query.message is not None:
+        try:  # one press per question: take the keyboard away
+            await query.edit_message_reply_markup(reply_markup=None)
+        except TelegramError:
+            pass  # too old to edit, or already edited
+    message = query.message if isinstance(query.message, Message) else None
+    metadata = _metadata(message, chat_id, "button")
+    metadata["language_code"] = query.from_user.language_code
+    await converse(context, chat_id, payload, metadata)
+
+
+async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    error = context.error
+    logger.error(
+        "error while handling an update: %s: %s",
+        type(error).__name__,
+        redact_token(str(error), context.bot.token),
+        exc_info=logger.isEnabledFor(logging.DEBUG),
+    )
+
+
+# --- the application ------------------------------------------------------------------------
+
+
+async def _on_startup(app: Application) -> None:
+    commands = [BotCommand(spec.command, spec.description) for spec in COMMANDS]
+    await app.bot.set_my_commands(commands)
+    scheduler: ReminderScheduler | None = app.bot_data.get(SCHEDULER_KEY)
+    if scheduler is not None:
+        scheduler.start()
+
+
+async def _on_stop(app: Application) -> None:
+    scheduler: ReminderScheduler | None = app.bot_data.get(SCHEDULER_KEY)
+    if scheduler is not None:
+        await scheduler.stop()
+
+
+def build_application(
+    coach: Coach,
+    token: str,
+    base_url: str | None = None,
+    *,
+    base_file_url: str | None = None,
+    sessions: sessionmaker | None = None,
+    reminder_text: ReminderText = default_reminder_text,
+    reminder_interval_s: float = 30.0,
+    coach_timeout_s: float = 60.0,
+    rate_limiter: AIORateLimiter | None = None,
+    with_updater: bool = True,
+) -> Application:
+    """The PTB application. ``base_url`` follows PTB: the token is appended to it
+    (``http://host:port/bot`` → ``http://host:port/bot<token>/getMe``). With ``sessions``, the
+    reminder scheduler runs in this process."""
+    builder = (
+        Application.builder()
+        .token(token)
+        .rate_limiter(rate_limiter or make_rate_limiter())
+        .concurrent_updates(True)  # one slow coach turn must not hold up other users
+        .post_init(_on_startup)
+        .post_stop(_on_stop)
+    )
+    if base_url:
+        builder = builder.base_url(base_url)
+    if base_file_url:
+        builder = builder.base_file_url(base_file_url)
+    if not with_updater:
+        builder = builder.updater(None)
+    app = builder.build()
+    app.bot_data[COACH_KEY] = coach
+    app.bot_data[PAYLOADS_KEY] = CallbackPayloads()
+    app.bot_data[LOCKS_KEY] = defaultdict(asyncio.Lock)
+    app.bot_data[OPTIONS_KEY] = FrontEndOptions(coach_timeout_s=coach_timeout_s)
+    if sessions is not None:
+        app.bot_data[SCHEDULER_KEY] = ReminderScheduler(
+            app.bot, sessions, text_for=reminder_text, interval=reminder_interval_s
+        )
+
+    private_message = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
+    for spec in COMMANDS:
+        app.add_handler(command_handler(spec))
+    app.add_handler(MessageHandler(private_message & filters.COMMAND, on_unknown_command))
+    app.add_handler(MessageHandler(private_message & filters.TEXT, on_text))
+    app.add_handler(MessageHandler(private_message, on_non_text))
+    app.add_handler(MessageHandler(filters.ChatType.GROUPS & filters.UpdateType.MESSAGE, on_group_message))
+    app.add_handler(CallbackQueryHandler(on_button))
+    # Edited messages and channel posts match no handler: ignored on purpose.
+    app.add_error_handler(on_error)
+    return app
+
+
+@asynccontextmanager
+async def running(app: Application, *, poll: bool = True, poll_timeout: float = 10.0) -> AsyncIterator[Application]:
+    """Run ``app`` inside the current event loop (tests, or a host that owns the loop):
+    polling if ``poll``, otherwise only processing what is put on ``app.update_queue``."""
+    async with app:
+        await _on_startup(app)
+        if poll and app.updater is not None:
+            await app.updater.start_polling(timeout=poll_timeout, allowed_updates=Update.ALL_TYPES)
+        await app.start()
+        try:
+            yield app
+        finally:
+            if app.updater is not None and app.updater.running:
+                await app.updater.stop()
+            await app.stop()
+            await _on_stop(app)
+
+
+def run_polling(app: Application) -> None:
+    """Long-poll Telegram until interrupted (blocking)."""
+    app.run_polling(allowed_updates=Update.ALL_TYPES)
+
+
+# --- webhook --------------------------------------------------------------------------------
+
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+
+
+def webhook_web_app(app: Application, secret_token: str, path: str = "/telegram") -> Any:
+    """An aiohttp app that accepts Telegram's webhook POSTs at ``path`` (only with the right
+    secret-token header) and queues them for ``app``. aiohttp instead of PTB's own webhook
+    server, which needs tornado (not installed with Rasa)."""
+    from aiohttp import web
+
+    async def healthz(request: web.Request) -> web.Response:
+        return web.Response(text="ok")
+
+    async def receive(request: web.Request) -> web.Response:
+        given = request.headers.get(SECRET_HEADER, "")
+        if not hmac.compare_digest(given.encode(), secret_token.encode()):
+            return web.Response(status=403)
+        try:
+            data = await request.json()
+            update = Update.de_json(data, app.bot)
+        except (ValueError, KeyError, TypeError, json.JSONDecodeError):
+            return web.Response(status=400)
+        await app.update_queue.put(update)
+        return web.Response(status=200)
+
+    web_app = web.Application()
+    web_app.router.add_post(path, receive)
+    web_app.router.add_get("/healthz", healthz)
+    return web_app
+
+
+async def serve_webhook(
+    app: Application,
+    webhook_url: str,
+    secret_token: str,
+    listen: str = "0.0.0.0",
+    port: int = 8443,
+    stop: asyncio.Event | None = None,
+) -> None:
+    """Register ``webhook_url`` with Telegram and serve it until ``stop`` is set. The path of
+    ``webhook_url`` is the path served."""
+    from urllib.parse import urlparse
+
+    from aiohttp import web
+
+    path = urlparse(webhook_url).path or "/"
+    runner = web.AppRunner(webhook_web_app(app, secret_token, path), access_log=None)
+    stop = stop or asyncio.Event()
+    async with running(app, poll=False):
+        await app.bot.set_webhook(webhook_url, secret_token=secret_token, allowed_updates=Update.ALL_TYPES)
+        await runner.setup()
+        await web.TCPSite(runner, listen, port).start()
+        try:
+            await stop.wait()
+        finally:
+            await runner.cleanup()
+
+
+def run_webhook(app: Application, webhook_url: str, secret_token: str, listen: str = "0.0.0.0", port: int = 8443) -> None:
+    """Serve Telegram's webhook until SIGINT/SIGTERM (blocking)."""
+    import signal
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        await serve_webhook(app, webhook_url, secret_token, listen, port, stop)
+
+    asyncio.run(main())
+
+
+def configure_logging(level: str, token: str | None) -> None:
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # its INFO lines carry the token
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(TokenRedactingFilter(token))
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m bot.telegram_app [--webhook-url URL --secret-token S]``: the bot with Rasa."""
+    parser = argparse.ArgumentParser(description="Run the coach on Telegram.")
+    parser.add_argument("--webhook-url", default=os.environ.get("TELEGRAM_WEBHOOK_URL"))
+    parser.add_argument("--secret-token", default=os.environ.get("TELEGRAM_WEBHOOK_SECRET"))
+    parser.add_argument("--listen", default="0.0.0.0")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8443")))
+    parser.add_argument("--no-reminders", action="store_true", help="run the scheduler elsewhere")
+    args = parser.parse_args(argv)
+    token = os.environ.get("TELEGRAM_BOT_TOKEN")
+    if not token:
+        raise SystemExit("TELEGRAM_BOT_TOKEN is not set")
+    configure_logging(os.environ.get("LOG_LEVEL", "WARNING").upper(), token)
+
+    from bot.rasa_bridge import RasaCoach  # heavy: Rasa and TensorFlow
+    from knowledge.db import create_all, get_engine, session_factory
+
+    coach = RasaCoach.from_settings() if hasattr(RasaCoach, "from_settings") else None
+    if coach is None:
+        raise SystemExit("bot.rasa_bridge.RasaCoach has no from_settings(); start it from bot.cli")
+    engine = get_engine()
+    create_all(engine)
+    app = build_application(
+        coach,
+        token,
+        os.environ.get("TELEGRAM_BASE_URL") or None,
+        sessions=None if args.no_reminders else session_factory(engine),
+    )
+    if args.webhook_url:
+        if not args.secret_token:
+            raise SystemExit("a webhook needs --secret-token (or TELEGRAM_WEBHOOK_SECRET)")
+        run_webhook(app, args.webhook_url, args.secret_token, args.listen, args.port)
+    else:
+        run_polling(app)
+
+
+if __name__ == "__main__":
+    main()
