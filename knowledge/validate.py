@@ -75,7 +75,7 @@ REQUIRED_IDS: dict[str, tuple[str, ...]] = {
                    "single_leg_squat_tracking"),
 }
 
-_USE_DEFAULT_REQUIRED: Any = object()
+USE_DEFAULT_REQUIRED: Any = object()
 
 
 # ----------------------------------------------------------------------------- text normalisation
@@ -604,14 +604,14 @@ class _Validator:
 
 
 def validate(content_dir: Path | str = DEFAULT_CONTENT_DIR,
-             required_ids: Mapping[str, Iterable[str]] | None = _USE_DEFAULT_REQUIRED) -> ValidationResult:
+             required_ids: Mapping[str, Iterable[str]] | None = USE_DEFAULT_REQUIRED) -> ValidationResult:
     """Check every content file in ``content_dir`` and return the parsed content and ALL problems.
 
     ``required_ids`` defaults to :data:`REQUIRED_IDS` for the real content directory and to
     nothing for any other directory (test fixtures); pass ``None`` or a mapping to override.
     """
     content_dir = Path(content_dir)
-    if required_ids is _USE_DEFAULT_REQUIRED:
+    if required_ids is USE_DEFAULT_REQUIRED:
         required_ids = REQUIRED_IDS if content_dir.resolve() == DEFAULT_CONTENT_DIR.resolve() else None
     validator = _Validator(content_dir)
     if not content_dir.is_dir():
