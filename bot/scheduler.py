@@ -247,9 +247,10 @@ async def run_scheduler_process(
     stop: asyncio.Event | None = None,
 ) -> None:
     """Run a scheduler worker until ``stop`` is set or SIGTERM/SIGINT arrives."""
-    from bot.telegram_app import make_rate_limiter
+    from bot.telegram_app import guard_token_in_logs, make_rate_limiter
     from knowledge.db import create_all, make_engine, session_factory
 
+    guard_token_in_logs(token)
     engine = make_engine(database_url)
     create_all(engine)
     stop = stop or asyncio.Event()

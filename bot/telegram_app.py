@@ -114,6 +114,13 @@ class TokenRedactingFilter(logging.Filter):
         return True
 
 
+def guard_token_in_logs(token: str) -> None:
+    """Redact ``token`` from what httpx logs (at INFO it logs every URL, token included)."""
+    http_logger = logging.getLogger("httpx")
+    if not any(isinstance(f, TokenRedactingFilter) and f.token == token for f in http_logger.filters):
+        http_logger.addFilter(TokenRedactingFilter(token))
+
+
 # --- rate limiting --------------------------------------------------------------------------
 
 
@@ -215,7 +222,7 @@ async def converse(
                 coach.handle(str(chat_id), text, metadata), options.coach_timeout_s
             )
         except asyncio.TimeoutError:
-            logger.error("coach timed out after %.0fs for chat %s", options.coach_timeout_s, chat_id)
+            logger.error("coach timed out after %.1fs for chat %s", options.coach_timeout_s, chat_id)
             await context.bot.send_message(chat_id, APOLOGY)
             return
         except Exception as exc:
@@ -359,6 +366,7 @@ def build_application(
     if not with_updater:
         builder = builder.updater(None)
     app = builder.build()
+    guard_token_in_logs(token)
     app.bot_data[COACH_KEY] = coach
     app.bot_data[PAYLOADS_KEY] = CallbackPayloads()
     app.bot_data[LOCKS_KEY] = defaultdict(asyncio.Lock)
