@@ -85,26 +85,26 @@ def _show_fault(kb: KnowledgeBase, fault: FaultView) -> list[str]:
 def _show_cue(kb: KnowledgeBase, cue: CueView) -> list[str]:
     lines = [f"{cue.title} [cue: {cue.id}]", *_wrap(f"Say: \"{cue.say}\""), *_wrap(f"Why: {cue.why}"),
              *_wrap(f"Feels like: {cue.feels_like}")]
-    lines.append("  Exercises: " + ", ".join(cue.exercise_ids))
-    lines.append("  Faults: " + ", ".join(cue.fault_ids))
+    lines.append("  Exercises: " + ", ".join(cue.exercises))
+    lines.append("  Faults: " + ", ".join(cue.faults))
     return lines + _sources(kb, cue.sources, "  ")
 
 
 def _show_exercise(kb: KnowledgeBase, exercise: ExerciseView) -> list[str]:
     dosage = exercise.dosage
-    amount = f"{dosage.reps} reps" if dosage.reps is not None else f"{dosage.hold_seconds} s hold"
+    amount = f"{dosage['reps']} reps" if dosage.get("reps") is not None else f"{dosage.get('hold_seconds')} s hold"
     lines = [f"{exercise.title} [exercise: {exercise.id}] ({exercise.phase}, level {exercise.level})",
              f"  Equipment: {', '.join(exercise.equipment)}",
-             f"  Dose: {dosage.sets} x {amount}{' per side' if dosage.per_side else ''}"
-             + (f", tempo {dosage.tempo}" if dosage.tempo else "") + f", rest {dosage.rest_seconds} s"]
+             f"  Dose: {dosage.get('sets')} x {amount}{' per side' if dosage.get('per_side') else ''}"
+             + (f", tempo {dosage['tempo']}" if dosage.get("tempo") else "") + f", rest {dosage.get('rest_seconds')} s"]
     for target in exercise.targets:
         figure = ""
         if target.emg_mvic:
-            ref = kb.reference(target.source or "")
-            figure = f": {target.emg_mvic}% MVIC ({ref.citation if ref else target.source})"
+            refs = kb.references([target.source or ""])
+            figure = f": {target.emg_mvic}% MVIC ({refs[0].citation if refs else target.source})"
         lines.append(f"  Targets {target.muscle}{figure}")
     lines += ["  Steps:"] + [f"    {n}. {step}" for n, step in enumerate(exercise.steps, 1)]
-    lines.append("  Cues: " + ", ".join(exercise.cue_ids))
+    lines.append("  Cues: " + ", ".join(exercise.cues))
     lines.append("  Easier: " + (", ".join(e.id for e in kb.easier(exercise.id)) or "-"))
     lines.append("  Harder: " + (", ".join(e.id for e in kb.harder(exercise.id)) or "-"))
     return lines + _sources(kb, exercise.sources, "  ")
@@ -121,7 +121,7 @@ def _show_assessment(kb: KnowledgeBase, assessment: AssessmentView) -> list[str]
     lines += [f"  {n}. {step}" for n, step in enumerate(assessment.steps, 1)]
     lines += _wrap(f"Scoring: {assessment.scoring}")
     for result in assessment.results:
-        faults = f" (faults: {', '.join(result.fault_ids)})" if result.fault_ids else ""
+        faults = f" (faults: {', '.join(result.faults)})" if result.faults else ""
         lines += _wrap(f"{result.result}: {result.meaning}{faults}")
     return lines + _sources(kb, assessment.sources, "  ")
 
@@ -142,9 +142,8 @@ def cmd_show(engine: Engine, id: str, kb: KnowledgeBase | None = None) -> tuple[
         return 1, f"unknown id '{id}'{hint}"
     if kind == "reference":
         ref = kb.reference(id)
-        assert ref is not None
         return 0, "\n".join([ref.citation, f"  {ref.authors}. {ref.published_in or ''}".rstrip(),
                              f"  {('doi:' + ref.doi) if ref.doi else ref.url}"])
     renderers = {"fault": _show_fault, "cue": _show_cue, "exercise": _show_exercise,
                  "red_flag": _show_red_flag, "assessment": _show_assessment}
-    return 0, "\n".join(renderers[kind](kb, kb.item(kind, id)))
+    return 0, "\n".join(renderers[kind](kb, kb.get(kind, id)))

@@ -45,6 +45,11 @@ class LoadReport:
         return not self.problems
 
     @property
+    def errors(self) -> list[Problem]:
+        """Same as ``problems`` (the name some callers use)."""
+        return self.problems
+
+    @property
     def changed(self) -> int:
         return sum(self.inserted.values()) + sum(self.updated.values()) + sum(self.deleted.values())
 

@@ -14,7 +14,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, NamedTuple
 
 from sqlalchemy import inspect, select
 from sqlalchemy.engine import Engine
@@ -75,8 +75,8 @@ class FaultView:
     mechanism: str
     self_check: SelfCheck
     see_a_professional: str
-    cue_ids: tuple[str, ...]
-    exercise_ids: tuple[str, ...]
+    cues: tuple[str, ...]  # cue ids, most important first
+    exercises: tuple[str, ...]  # exercise ids in order (the why: exercises_for_fault)
     sources: tuple[str, ...]
 
 
@@ -88,8 +88,8 @@ class CueView:
     aliases: tuple[str, ...]
     why: str
     feels_like: str
-    exercise_ids: tuple[str, ...]
-    fault_ids: tuple[str, ...]
+    exercises: tuple[str, ...]  # exercise ids
+    faults: tuple[str, ...]  # fault ids
     sources: tuple[str, ...]
 
 
@@ -101,16 +101,6 @@ class Target:
 
 
 @dataclass(frozen=True)
-class Dosage:
-    sets: int
-    reps: int | None
-    hold_seconds: int | None
-    per_side: bool
-    tempo: str | None
-    rest_seconds: int
-
-
-@dataclass(frozen=True)
 class ExerciseView:
     id: str
     title: str
@@ -119,12 +109,12 @@ class ExerciseView:
     phase: str
     level: int
     equipment: tuple[str, ...]
-    dosage: Dosage
+    dosage: Mapping[str, Any]  # read-only: sets, reps, hold_seconds, per_side, tempo, rest_seconds
     steps: tuple[str, ...]
-    cue_ids: tuple[str, ...]
-    mistake_ids: tuple[str, ...]
-    easier_ids: tuple[str, ...]  # as declared in the file
-    harder_ids: tuple[str, ...]
+    cues: tuple[str, ...]  # cue ids, key cue first
+    mistakes: tuple[str, ...]  # fault ids
+    easier: tuple[str, ...]  # exercise ids as declared in the file (KnowledgeBase.easier adds the reverse links)
+    harder: tuple[str, ...]
     cautions: tuple[str, ...]
     sources: tuple[str, ...]
 
@@ -139,8 +129,9 @@ class ExerciseView:
         return set(self.equipment) <= set(equipment)
 
 
-@dataclass(frozen=True)
-class FaultExercise:
+class FaultExercise(NamedTuple):
+    """An exercise for a fault and why it helps; unpacks as ``exercise, why``."""
+
     exercise: ExerciseView
     why: str
 
@@ -162,7 +153,7 @@ class RedFlagView:
 class AssessmentResult:
     result: str
     meaning: str
-    fault_ids: tuple[str, ...]
+    faults: tuple[str, ...]
     starting_phase: str | None
 
 
@@ -254,7 +245,7 @@ class KnowledgeBase:
         self._fault_whys = dict(fault_whys)
         self._by_kind: dict[str, Mapping[str, Any]] = {
             "fault": self._faults, "cue": self._cues, "exercise": self._exercises,
-            "red_flag": self._red_flags, "assessment": self._assessments}
+            "red_flag": self._red_flags, "assessment": self._assessments, "reference": self._references}
         self._screen_order = sorted(self._red_flags.values(), key=lambda r: URGENCY_ORDER.get(r.urgency, 9))
         self._build_easier_harder()
         self._build_name_index()
@@ -303,23 +294,22 @@ class KnowledgeBase:
                 id=r["id"], title=r["title"], aliases=tuple(r["aliases"]), phrasings=tuple(r["phrasings"]),
                 summary=r["summary"], mechanism=r["mechanism"],
                 self_check=SelfCheck(tuple(r["self_check"].get("steps") or ()), r["self_check"].get("positive_if") or ""),
-                see_a_professional=r["see_a_professional"], cue_ids=fault_cues.get(r["id"], ()),
-                exercise_ids=fault_exercises.get(r["id"], ()), sources=src("fault", r["id"]),
+                see_a_professional=r["see_a_professional"], cues=fault_cues.get(r["id"], ()),
+                exercises=fault_exercises.get(r["id"], ()), sources=src("fault", r["id"]),
             ) for r in rows(KbFault, KbFault.position)]
             cues = [CueView(
                 id=r["id"], title=r["title"], say=r["say"], aliases=tuple(r["aliases"]), why=r["why"],
-                feels_like=r["feels_like"], exercise_ids=cue_exercises.get(r["id"], ()),
-                fault_ids=cue_faults.get(r["id"], ()), sources=src("cue", r["id"]),
+                feels_like=r["feels_like"], exercises=cue_exercises.get(r["id"], ()),
+                faults=cue_faults.get(r["id"], ()), sources=src("cue", r["id"]),
             ) for r in rows(KbCue, KbCue.position)]
             exercises = [ExerciseView(
                 id=r["id"], title=r["title"], aliases=tuple(r["aliases"]),
                 targets=tuple(Target(t["muscle"], t.get("emg_mvic"), t.get("source")) for t in r["targets"]),
                 phase=r["phase"], level=r["level"], equipment=tuple(r["equipment"]),
-                dosage=Dosage(**{name: r["dosage"].get(name) for name in
-                                 ("sets", "reps", "hold_seconds", "per_side", "tempo", "rest_seconds")}),
-                steps=tuple(r["steps"]), cue_ids=exercise_cues.get(r["id"], ()),
-                mistake_ids=mistakes.get(r["id"], ()), easier_ids=tuple(steps.get((r["id"], "easier"), ())),
-                harder_ids=tuple(steps.get((r["id"], "harder"), ())), cautions=tuple(r["cautions"]),
+                dosage=MappingProxyType(dict(r["dosage"])),
+                steps=tuple(r["steps"]), cues=exercise_cues.get(r["id"], ()),
+                mistakes=mistakes.get(r["id"], ()), easier=tuple(steps.get((r["id"], "easier"), ())),
+                harder=tuple(steps.get((r["id"], "harder"), ())), cautions=tuple(r["cautions"]),
                 sources=src("exercise", r["id"]),
             ) for r in rows(KbExercise, KbExercise.position)]
             red_flags = [RedFlagView(
@@ -338,27 +328,33 @@ class KnowledgeBase:
                    red_flags=red_flags, assessments=assessments, documents=documents,
                    fingerprint=meta["fingerprint"])
 
-    # -- single items ----------------------------------------------------------------------------
-    def fault(self, id: str) -> FaultView | None:
-        return self._faults.get(id)
+    # -- single items (an unknown id raises KeyError, like a mapping) -------------------------------
+    def _lookup(self, kind: str, id: str) -> Any:
+        try:
+            return self._by_kind[kind][id]
+        except KeyError:
+            raise KeyError(f"unknown {kind.replace('_', ' ')} '{id}'") from None
 
-    def cue(self, id: str) -> CueView | None:
-        return self._cues.get(id)
+    def fault(self, id: str) -> FaultView:
+        return self._lookup("fault", id)
 
-    def exercise(self, id: str) -> ExerciseView | None:
-        return self._exercises.get(id)
+    def cue(self, id: str) -> CueView:
+        return self._lookup("cue", id)
 
-    def red_flag(self, id: str) -> RedFlagView | None:
-        return self._red_flags.get(id)
+    def exercise(self, id: str) -> ExerciseView:
+        return self._lookup("exercise", id)
 
-    def assessment(self, id: str) -> AssessmentView | None:
-        return self._assessments.get(id)
+    def red_flag(self, id: str) -> RedFlagView:
+        return self._lookup("red_flag", id)
 
-    def reference(self, id: str) -> ReferenceView | None:
-        return self._references.get(id)
+    def assessment(self, id: str) -> AssessmentView:
+        return self._lookup("assessment", id)
 
-    def item(self, kind: str, id: str) -> Any | None:
-        """The view of ``id`` among items of ``kind`` (see :data:`KINDS`)."""
+    def reference(self, id: str) -> ReferenceView:
+        return self._lookup("reference", id)
+
+    def get(self, kind: str, id: str) -> Any | None:
+        """The view of ``id`` among items of ``kind`` (a :data:`KINDS` entry or "reference"), or None."""
         return self._by_kind.get(kind, {}).get(id)
 
     def kind_of(self, id: str) -> str | None:
@@ -397,27 +393,24 @@ class KnowledgeBase:
 
     # -- relations -------------------------------------------------------------------------------
     def cues_for_fault(self, id: str) -> list[CueView]:
-        """The fault's cues, most important first (empty for an unknown fault)."""
-        fault = self._faults.get(id)
-        return [self._cues[c] for c in fault.cue_ids if c in self._cues] if fault else []
+        """The fault's cues, most important first."""
+        return [self._cues[c] for c in self.fault(id).cues if c in self._cues]
 
     def exercises_for_fault(self, id: str) -> list[FaultExercise]:
         """The fault's exercises in order, each with why it retrains the fault."""
-        fault = self._faults.get(id)
-        if fault is None:
-            return []
+        fault = self.fault(id)
         return [FaultExercise(self._exercises[e], self._fault_whys.get((id, e), ""))
-                for e in fault.exercise_ids if e in self._exercises]
+                for e in fault.exercises if e in self._exercises]
 
     def _build_easier_harder(self) -> None:
         # Declared links first; then links declared the other way round, closest level first.
-        easier: dict[str, list[str]] = {e: list(ex.easier_ids) for e, ex in self._exercises.items()}
-        harder: dict[str, list[str]] = {e: list(ex.harder_ids) for e, ex in self._exercises.items()}
+        easier: dict[str, list[str]] = {e: list(ex.easier) for e, ex in self._exercises.items()}
+        harder: dict[str, list[str]] = {e: list(ex.harder) for e, ex in self._exercises.items()}
         for exercise in self._exercises.values():
-            inferred_harder = [o for o in exercise.easier_ids if exercise.id not in harder.get(o, [])]
+            inferred_harder = [o for o in exercise.easier if exercise.id not in harder.get(o, [])]
             for other in inferred_harder:
                 harder.setdefault(other, []).append(exercise.id)
-            for other in exercise.harder_ids:
+            for other in exercise.harder:
                 if exercise.id not in easier.get(other, []):
                     easier.setdefault(other, []).append(exercise.id)
         self._easier = {k: tuple(v) for k, v in easier.items()}
@@ -425,9 +418,12 @@ class KnowledgeBase:
 
     def easier(self, id: str) -> list[ExerciseView]:
         """Easier variations of ``id`` (declared on it or declaring it as harder)."""
+        self.exercise(id)
         return [self._exercises[e] for e in self._easier.get(id, ()) if e in self._exercises]
 
     def harder(self, id: str) -> list[ExerciseView]:
+        """Harder variations of ``id`` (declared on it or declaring it as easier)."""
+        self.exercise(id)
         return [self._exercises[e] for e in self._harder.get(id, ()) if e in self._exercises]
 
     def alternatives(self, id: str, equipment: set[str] | None = None, painful: bool = False) -> list[ExerciseView]:
@@ -437,9 +433,7 @@ class KnowledgeBase:
         Painful: only easier ones, first down its easier chain, then lower-level exercises for the
         same main muscle in the same or an earlier phase.
         """
-        base = self._exercises.get(id)
-        if base is None:
-            return []
+        base = self.exercise(id)
         primary = base.targets[0].muscle if base.targets else None
         muscles = set(base.muscles)
         if painful:
