@@ -24,7 +24,7 @@ CASES = [
     # (today open) 2 of 6; since the 1st: days 1-18 counted, 12 done.
     (19, 0, (2, 7), 100 * 2 / 6, 100 * 12 / 18, True, 2),
     # Sat 20th, done today after missing 17-19: streak 1; window 14-20: 15, 16, 20 of 7; 13 of 20.
-    (20, 1, (3, 7), 100 * 3 / 7, 100 * 13 / 20, True, 2),
+    (20, 1, (3, 7), 100 * 3 / 7, 100 * 13 / 20, True, 3),
     # Thu 4th (missed 4th so far, open): streak from 3rd back: 1, 2, 3.
     (4, 3, (3, 7), 100.0, 100.0, False, 0),
 ]
