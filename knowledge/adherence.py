@@ -118,8 +118,10 @@ def summary_text(r: AdherenceReport | dict) -> str:
     ]
     pains = [p.pain for p in get("series")[-7:] if p.pain is not None]
     if pains:
-        lines.append(f"Pain this past week: between {min(pains)} and {max(pains)} out of 10.")
-    if get("missed_yesterday"):
+        spread = f"{max(pains)}" if min(pains) == max(pains) else f"between {min(pains)} and {max(pains)}"
+        lines.append(f"Pain this past week: {spread} out of 10.")
+    today_done = bool(get("series")) and get("series")[-1].done == 1
+    if get("missed_yesterday") and not today_done:
         lines.append("Yesterday's session is still open: today is a good day to pick it up again.")
     return " ".join(lines)
 
