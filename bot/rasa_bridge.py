@@ -124,11 +124,28 @@ class RasaCoach:
             for e in parse.get("entities", [])
         ]
         self._collect(output.messages, turn)
+        if getattr(turn, "delete_conversation", False):
+            await self.delete_conversation(user)
         return turn
+
+    async def delete_conversation(self, user: str) -> None:
+        """Erase Rasa's stored conversation for ``user`` (the /delete request)."""
+        from sqlalchemy import text as sql
+
+        store = self.agent.tracker_store
+        engine = getattr(store, "engine", None) or getattr(getattr(store, "_tracker_store", None), "engine", None)
+        if engine is None:
+            raise CoachError("this tracker store cannot delete conversations")
+        async with self.agent.lock_store.lock(user):
+            with engine.begin() as conn:
+                conn.execute(sql("DELETE FROM events WHERE sender_id = :sender"), {"sender": user})
 
     def _collect(self, messages: list[dict[str, Any]], turn: Turn) -> None:
         for message in messages:
             custom = message.get("custom")
+            if isinstance(custom, dict) and custom.get("delete_conversation"):
+                turn.delete_conversation = True
+                continue
             if isinstance(custom, dict) and ("kb_refs" in custom or "chart" in custom or "document" in custom):
                 if "kb_refs" in custom:
                     merge_refs(turn.refs, custom["kb_refs"])
@@ -143,11 +160,18 @@ class RasaCoach:
                 turn.replies.append(reply)
 
     def _render_chart(self, user: str, chart: dict[str, Any]) -> str:
+        from datetime import date
+        from types import SimpleNamespace
+
         from bot.charts import render_progress_png
 
+        series = [
+            SimpleNamespace(local_date=date.fromisoformat(p["local_date"]), done=int(p["done"]), pain=p.get("pain"))
+            for p in chart.get("series", [])
+        ]
         self.chart_dir.mkdir(parents=True, exist_ok=True)
         path = self.chart_dir / f"progress-{_safe_name(user)}.png"
-        render_progress_png(chart, path)
+        render_progress_png(series, path)
         return str(path)
 
     def _write_document(self, user: str, document: dict[str, Any]) -> str:

@@ -41,6 +41,7 @@ class Turn:
     refs: dict[str, Any] = field(
         default_factory=lambda: {"faults": [], "cues": [], "exercises": [], "red_flag": False}
     )
+    delete_conversation: bool = False  # the user asked to erase everything (set by the bridge)
 
     def to_json(self) -> dict[str, Any]:
         return {

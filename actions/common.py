@@ -1,0 +1,91 @@
+"""What every action shares: the knowledge base, the database, the clock, and how an
+:class:`~knowledge.answers.Answer` becomes Rasa messages with its knowledge-base refs."""
+from __future__ import annotations
+
+import json
+import logging
+import os
+from functools import lru_cache
+from typing import Any
+
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from knowledge.answers import Answer, Choice
+from knowledge.clock import Clock, SystemClock
+from knowledge.db import create_all, get_engine, session_factory
+
+log = logging.getLogger(__name__)
+
+
+@lru_cache(maxsize=1)
+def engine():
+    eng = get_engine()
+    create_all(eng)
+    return eng
+
+
+_kb_cache: dict[str, Any] = {}
+
+
+def kb():
+    """The knowledge base, read into memory once per content version."""
+    from knowledge.queries import KnowledgeBase
+
+    cached = _kb_cache.get("kb")
+    if cached is None:
+        cached = _kb_cache["kb"] = KnowledgeBase.load(engine())
+    return cached
+
+
+def db_session():
+    return session_factory(engine())()
+
+
+def clock() -> Clock:
+    """The system clock, or a fixed instant from COACH_FAKE_NOW (ISO 8601) for tests and demos."""
+    fake = os.environ.get("COACH_FAKE_NOW_FILE")
+    if fake and os.path.exists(fake):
+        from datetime import datetime
+
+        from knowledge.clock import FixedClock
+
+        with open(fake, encoding="utf-8") as handle:
+            return FixedClock(datetime.fromisoformat(handle.read().strip()))
+    return SystemClock()
+
+
+def payload(choice: Choice) -> str:
+    """Rasa's payload syntax for a one-tap choice: /intent{"entity": "value"}."""
+    if not choice.entities:
+        return f"/{choice.intent}"
+    return f"/{choice.intent}" + json.dumps(dict(choice.entities))
+
+
+def send(dispatcher: CollectingDispatcher, answer: Answer) -> None:
+    """Utter the answer's messages, then its refs as a custom payload the bot strips out."""
+    for message in answer.messages:
+        buttons = [{"title": c.title, "payload": payload(c)} for c in message.choices]
+        dispatcher.utter_message(text=message.text, buttons=buttons or None)
+    send_refs(dispatcher, answer.refs())
+
+
+def send_refs(dispatcher: CollectingDispatcher, refs: dict[str, Any]) -> None:
+    if any(refs.get(k) for k in ("faults", "cues", "exercises", "red_flag")):
+        dispatcher.utter_message(json_message={"kb_refs": refs})
+
+
+def entity_values(tracker: Tracker, entity: str) -> list[str]:
+    values: list[str] = []
+    for item in tracker.latest_message.get("entities", []) or []:
+        if item.get("entity") == entity and item.get("value") not in values:
+            values.append(str(item.get("value")))
+    return values
+
+
+def user_text(tracker: Tracker) -> str:
+    return tracker.latest_message.get("text") or ""
+
+
+def user_id(tracker: Tracker) -> str:
+    return tracker.sender_id

@@ -1,0 +1,147 @@
+"""Answers from the knowledge base: fault reports, why a cue matters, how to do an exercise and
+its easier, harder or alternative versions."""
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.common import db_session, entity_values, kb, send, user_id, user_text
+from knowledge import answers
+
+DomainDict = dict[str, Any]
+
+
+def resolve(tracker: Tracker, kind: str) -> str | None:
+    """The id the user means: an extracted entity first, then a lookup of the words themselves."""
+    base = kb()
+    getter = {"cue": base.cue, "exercise": base.exercise}[kind]
+    for value in entity_values(tracker, kind):
+        if getter(value) is not None:
+            return value
+        matches = base.find(value, kind=kind)
+        if matches:
+            return matches[0].id
+    matches = base.find(user_text(tracker), kind=kind)
+    return matches[0].id if matches else None
+
+
+def current_exercise(tracker: Tracker) -> str | None:
+    return resolve(tracker, "exercise") or tracker.get_slot("last_exercise")
+
+
+class ActionReportFault(Action):
+    def name(self) -> str:
+        return "action_report_fault"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
+        match = kb().closest_fault(user_text(tracker))
+        if match is None:
+            send(dispatcher, answers.unknown_item_answer("fault"))
+            return []
+        answer = answers.fault_answer(kb(), match.id)
+        send(dispatcher, answer)
+        return [SlotSet("last_exercise", answer.exercises[0])] if answer.exercises else []
+
+
+class ActionAddFaultToPlan(Action):
+    def name(self) -> str:
+        return "action_add_fault_to_plan"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
+        from knowledge import coaching
+
+        fault_ids = entity_values(tracker, "fault")
+        if not fault_ids:
+            match = kb().closest_fault(user_text(tracker))
+            fault_ids = [match.id] if match else []
+        if not fault_ids:
+            send(dispatcher, answers.unknown_item_answer("fault"))
+            return []
+        with db_session() as session:
+            coaching.record_fault(session, user_id(tracker), fault_ids[0])
+            session.commit()
+        fault = kb().fault(fault_ids[0])
+        answer = answers.Answer(faults=[fault.id]).say(
+            f"Added. Your daily sessions will now include work for {fault.title.lower()}.",
+            [answers.Choice("Start today's session", "start_session")],
+        )
+        send(dispatcher, answer)
+        return []
+
+
+class ActionWhyCue(Action):
+    def name(self) -> str:
+        return "action_why_cue"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
+        cue_id = resolve(tracker, "cue")
+        if cue_id is None:
+            send(dispatcher, answers.unknown_item_answer("cue"))
+            return []
+        send(dispatcher, answers.cue_answer(kb(), cue_id))
+        return []
+
+
+class ActionHowto(Action):
+    def name(self) -> str:
+        return "action_howto"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
+        exercise_id = resolve(tracker, "exercise")
+        if exercise_id is None:
+            send(dispatcher, answers.unknown_item_answer("exercise"))
+            return []
+        send(dispatcher, answers.howto_answer(kb(), exercise_id))
+        return [SlotSet("last_exercise", exercise_id)]
+
+
+class _FollowUp(Action):
+    """Easier / harder / alternative: about the exercise named, or the one just discussed."""
+
+    def answer(self, exercise_id: str, tracker: Tracker) -> answers.Answer:
+        raise NotImplementedError
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
+        exercise_id = current_exercise(tracker)
+        if exercise_id is None:
+            send(dispatcher, answers.unknown_item_answer("exercise"))
+            return []
+        answer = self.answer(exercise_id, tracker)
+        send(dispatcher, answer)
+        return [SlotSet("last_exercise", answer.exercises[-1])] if answer.exercises else []
+
+
+class ActionEasier(_FollowUp):
+    def name(self) -> str:
+        return "action_easier"
+
+    def answer(self, exercise_id: str, tracker: Tracker) -> answers.Answer:
+        return answers.easier_answer(kb(), exercise_id)
+
+
+class ActionHarder(_FollowUp):
+    def name(self) -> str:
+        return "action_harder"
+
+    def answer(self, exercise_id: str, tracker: Tracker) -> answers.Answer:
+        return answers.harder_answer(kb(), exercise_id)
+
+
+class ActionAlternative(_FollowUp):
+    def name(self) -> str:
+        return "action_alternative"
+
+    def answer(self, exercise_id: str, tracker: Tracker) -> answers.Answer:
+        from knowledge import coaching
+
+        with db_session() as session:
+            equipment = coaching.trainee_equipment(session, user_id(tracker))
+        text = user_text(tracker).lower()
+        # "I have no band" removes the band from what is at hand, whatever the profile says.
+        for item in ("band", "bench", "kettlebell", "barbell", "machine"):
+            if f"no {item}" in text or f"without a {item}" in text or f"without {item}" in text:
+                equipment.discard(item)
+        return answers.alternative_answer(kb(), exercise_id, equipment, painful="hurt" in text or "pain" in text)

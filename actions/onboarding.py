@@ -1,0 +1,146 @@
+"""Greeting and onboarding (a Rasa form): consent, a red-flag screen, goal, equipment, experience,
+current pain, reminder time and time zone."""
+from __future__ import annotations
+
+from typing import Any, Text
+
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.common import clock, engine, kb, send, user_id
+from actions.daily import daily_check
+from knowledge import answers, coaching, parsing
+
+DomainDict = dict[str, Any]
+ONBOARDING_SLOTS = ("consent", "screen_clear", "goal", "equipment", "experience", "current_pain", "reminder_time", "timezone")
+GOALS = {"back_relief": "take the load off my lower back", "glute_strength": "stronger glutes", "performance": "lift or run better"}
+
+
+class ActionGreet(Action):
+    def name(self) -> str:
+        return "action_greet"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
+        profile = coaching.get_or_create_trainee(engine(), user_id(tracker), clock=clock())
+        if not profile.onboarded:
+            dispatcher.utter_message(
+                text="Hi! I'm your glute coach. I help your glutes take over the work your lower back "
+                "has been doing: cues, a short daily routine, and answers to 'why?'. It takes two minutes to set up.",
+                buttons=[{"title": "Get started", "payload": "/start"}, {"title": "What can you do?", "payload": "/help"}],
+            )
+            return []
+        dispatcher.utter_message(text="Hi again!")
+        events = daily_check(dispatcher, tracker)
+        dispatcher.utter_message(
+            text="Ready for today's session?",
+            buttons=[{"title": "Start session", "payload": "/start_session"}, {"title": "My progress", "payload": "/ask_progress"}],
+        )
+        return events
+
+
+class ActionStart(Action):
+    """/start: (re)run onboarding from the first question."""
+
+    def name(self) -> str:
+        return "action_start"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
+        dispatcher.utter_message(text="Welcome! A few questions so I can fit the routine to you.")
+        return [SlotSet(slot, None) for slot in ONBOARDING_SLOTS]
+
+
+class ValidateOnboardingForm(FormValidationAction):
+    def name(self) -> Text:
+        return "validate_onboarding_form"
+
+    async def required_slots(
+        self, domain_slots: list[Text], dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[Text]:
+        # No consent, or a "yes" on the safety screen: onboarding stops there.
+        if tracker.get_slot("consent") is False or tracker.get_slot("screen_clear") is False:
+            return []
+        return domain_slots
+
+    def _invalid(self, dispatcher: CollectingDispatcher, slot: str, error: Exception) -> dict[str, Any]:
+        dispatcher.utter_message(text=str(error))
+        return {slot: None}
+
+    def validate_goal(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
+        text = " ".join(str(value or "").split())[:200]
+        if not text:
+            return {"goal": None}
+        return {"goal": GOALS.get(text, text)}
+
+    def validate_equipment(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
+        try:
+            return {"equipment": " ".join(parsing.parse_equipment(str(value)))}
+        except parsing.ParseError as exc:
+            return self._invalid(dispatcher, "equipment", exc)
+
+    def validate_experience(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
+        try:
+            return {"experience": parsing.parse_experience(str(value))}
+        except parsing.ParseError as exc:
+            return self._invalid(dispatcher, "experience", exc)
+
+    def validate_current_pain(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
+        try:
+            return {"current_pain": str(parsing.parse_score(str(value), "your pain"))}
+        except parsing.ParseError as exc:
+            return self._invalid(dispatcher, "current_pain", exc)
+
+    def validate_reminder_time(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
+        text = str(value or "").strip().lower()
+        if text in ("none", "no", "off", "no reminders", "never", "/deny"):
+            return {"reminder_time": "off"}
+        try:
+            return {"reminder_time": parsing.parse_clock_time(text)}
+        except parsing.ParseError as exc:
+            return self._invalid(dispatcher, "reminder_time", exc)
+
+    def validate_timezone(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
+        try:
+            return {"timezone": parsing.parse_timezone(str(value))}
+        except parsing.ParseError as exc:
+            return self._invalid(dispatcher, "timezone", exc)
+
+
+class ActionFinishOnboarding(Action):
+    def name(self) -> str:
+        return "action_finish_onboarding"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
+        if tracker.get_slot("consent") is False:
+            dispatcher.utter_message(
+                text="No problem: I won't store anything about you. If you change your mind, send /start."
+            )
+            return []
+        if tracker.get_slot("screen_clear") is False:
+            send(dispatcher, answers.general_red_flag_answer(kb()))
+            return []
+        user = user_id(tracker)
+        slot = tracker.get_slot
+        profile = coaching.save_onboarding(
+            engine(),
+            user,
+            goal=slot("goal"),
+            equipment=(slot("equipment") or "none").split(),
+            experience=slot("experience") or "beginner",
+            baseline_pain=int(slot("current_pain") or 0),
+            timezone=slot("timezone") or "UTC",
+            clock=clock(),
+        )
+        reminder = slot("reminder_time")
+        if reminder and reminder != "off":
+            settings = coaching.set_reminder(engine(), user, reminder, profile.timezone, clock=clock())
+            reminder_text = settings.text
+        else:
+            coaching.pause_reminders(engine(), user, clock=clock())
+            reminder_text = "No daily reminder for now; set one any time with /remind 07:30."
+        dispatcher.utter_message(
+            text=f"You're set up. {reminder_text} Your plan starts in the activation phase: short, "
+            "low-load drills that teach your glutes to switch on before anything heavier.",
+            buttons=[{"title": "Start today's session", "payload": "/start_session"}],
+        )
+        return []

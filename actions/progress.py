@@ -1,0 +1,29 @@
+"""Progress: the adherence summary and a chart of sessions done and pain over time."""
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.common import clock, engine, user_id
+from actions.daily import daily_check
+from knowledge import coaching
+
+DomainDict = dict[str, Any]
+
+
+class ActionProgress(Action):
+    def name(self) -> str:
+        return "action_progress"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
+        events = daily_check(dispatcher, tracker)
+        summary = coaching.progress_summary(engine(), user_id(tracker), clock=clock())
+        dispatcher.utter_message(text=summary.text)
+        # The bot draws the chart from this series (drawing is delivery, not an action's job).
+        series = [
+            {"local_date": p.local_date.isoformat(), "done": p.done, "pain": p.pain} for p in summary.series
+        ]
+        dispatcher.utter_message(json_message={"chart": {"series": series}, "caption": "Sessions done and pain, last 4 weeks"})
+        return events

@@ -1,0 +1,200 @@
+"""Rasa training data and spaCy patterns generated from the knowledge base.
+
+One source of truth: how people describe a fault, name a cue or an exercise, or tell a red-flag
+symptom lives in ``knowledge/content``; this module turns it into
+
+- ``data/generated/nlu_kb.yml``: examples for ``report_fault``, ``red_flag``, ``ask_why_cue``,
+  ``ask_howto`` and the follow-ups, with entity annotations, plus the entity synonyms
+  (alias → knowledge-base id);
+- ``var/spacy_kb``: a blank English spaCy pipeline with an ``entity_ruler`` whose (lower-case)
+  patterns are the aliases, loaded by Rasa's ``SpacyNLP`` by path.
+
+Nothing here is copied by hand; edit the content files and retrain.
+"""
+from __future__ import annotations
+
+import hashlib
+import shutil
+from pathlib import Path
+from typing import Any, Iterable
+
+import yaml
+
+from knowledge.db import PROJECT_ROOT
+
+GENERATED_DIR = PROJECT_ROOT / "data" / "generated"
+VOCABULARY_FILE = PROJECT_ROOT / "knowledge" / "content" / "vocabulary.yaml"
+
+# How people ask "why" about a cue and "how" about an exercise. {x} is the name they use.
+WHY_TEMPLATES = [
+    "why {x}?",
+    "why should i {x}",
+    "whats the point of {x}",
+    "why do you keep saying {x}",
+    "why is {x} important",
+    "how does {x} help",
+    "explain {x}",
+    "y {x}",
+    "what does {x} do for me",
+    "why does {x} matter",
+]
+HOWTO_TEMPLATES = [
+    "how do i do {x}",
+    "{x} form?",
+    "show me {x}",
+    "how to do {x}",
+    "explain {x}",
+    "teach me {x}",
+    "{x} how",
+    "whats the right way to do {x}",
+    "steps for {x}",
+    "{x}",
+]
+EASIER_TEMPLATES = ["easier version of {x}?", "{x} is too hard for me", "is there an easier {x}"]
+HARDER_TEMPLATES = ["harder version of {x}", "{x} feels too easy", "how do i progress {x}"]
+ALTERNATIVE_TEMPLATES = ["i have no band for {x}", "alternative to {x}", "can i swap {x} for something"]
+
+
+def _pick(items: list[str], key: str, count: int) -> list[str]:
+    """A deterministic spread of ``count`` items chosen by ``key`` (same input, same data)."""
+    if len(items) <= count:
+        return list(items)
+    start = int(hashlib.sha1(key.encode()).hexdigest(), 16) % len(items)
+    step = max(1, len(items) // count)
+    return [items[(start + i * step) % len(items)] for i in range(count)]
+
+
+def _annotate(template: str, name: str, entity: str, value: str) -> str:
+    name = name.replace("[", "").replace("]", "")
+    annotation = "[" + name + ']{"entity": "' + entity + '", "value": "' + value + '"}'
+    return template.replace("{x}", annotation)
+
+
+def _names(item: Any) -> list[str]:
+    names = [item.title.lower()] + [a.lower() for a in item.aliases]
+    seen: list[str] = []
+    for n in names:
+        if n and n not in seen:
+            seen.append(n)
+    return seen
+
+
+def _clean(text: str) -> str:
+    return " ".join(text.replace("\n", " ").split())
+
+
+def _examples_block(examples: Iterable[str]) -> str:
+    unique: list[str] = []
+    for e in examples:
+        e = _clean(e)
+        if e and e not in unique:
+            unique.append(e)
+    return "".join(f"- {e}\n" for e in unique)
+
+
+def build_nlu(kb: Any) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """Intent → examples, and synonym value → aliases, from a loaded knowledge base."""
+    intents: dict[str, list[str]] = {
+        "report_fault": [],
+        "red_flag": [],
+        "ask_why_cue": [],
+        "ask_howto": [],
+        "ask_easier": [],
+        "ask_harder": [],
+        "ask_alternative": [],
+    }
+    synonyms: dict[str, list[str]] = {}
+
+    for fault in kb.faults():
+        intents["report_fault"].extend(p.lower() for p in fault.phrasings)
+    for flag in kb.red_flags():
+        intents["red_flag"].extend(p.lower() for p in flag.phrasings)
+    for cue in kb.cues():
+        names = _names(cue)
+        synonyms[cue.id] = names
+        for name in names:
+            for template in _pick(WHY_TEMPLATES, cue.id + name, 3):
+                intents["ask_why_cue"].append(_annotate(template, name, "cue", cue.id))
+    for exercise in kb.exercises():
+        names = _names(exercise)
+        synonyms[exercise.id] = names
+        for name in names:
+            for template in _pick(HOWTO_TEMPLATES, exercise.id + name, 3):
+                intents["ask_howto"].append(_annotate(template, name, "exercise", exercise.id))
+        name = names[0]
+        for intent, templates in (
+            ("ask_easier", EASIER_TEMPLATES),
+            ("ask_harder", HARDER_TEMPLATES),
+            ("ask_alternative", ALTERNATIVE_TEMPLATES),
+        ):
+            template = _pick(templates, exercise.id + intent, 1)[0]
+            intents[intent].append(_annotate(template, name, "exercise", exercise.id))
+
+    vocabulary = yaml.safe_load(VOCABULARY_FILE.read_text(encoding="utf-8"))
+    for group in ("body_parts", "sides"):
+        for value, aliases in vocabulary[group].items():
+            synonyms.setdefault(value, [])
+            synonyms[value] += [a for a in aliases if a not in synonyms[value]]
+    return intents, synonyms
+
+
+def render_nlu_yaml(intents: dict[str, list[str]], synonyms: dict[str, list[str]]) -> str:
+    out = [
+        "# GENERATED from knowledge/content by bot/nlu_data.py — do not edit; edit the content and retrain.\n",
+        'version: "3.1"\n',
+        "nlu:\n",
+    ]
+    for intent, examples in intents.items():
+        out.append(f"- intent: {intent}\n  examples: |\n")
+        out.extend("    " + line + "\n" for line in _examples_block(examples).splitlines())
+    for value, aliases in sorted(synonyms.items()):
+        names = [a for a in aliases if a != value]
+        if not names:
+            continue
+        out.append(f"- synonym: {value}\n  examples: |\n")
+        out.extend("    " + line + "\n" for line in _examples_block(names).splitlines())
+    return "".join(out)
+
+
+def spacy_patterns(kb: Any) -> list[dict[str, Any]]:
+    """entity_ruler patterns (lower case, as Rasa lower-cases text before spaCy sees it)."""
+    patterns: list[dict[str, Any]] = []
+    for label, items in (("exercise", kb.exercises()), ("cue", kb.cues())):
+        for item in items:
+            for name in _names(item):
+                patterns.append({"label": label, "pattern": name.lower(), "id": item.id})
+    vocabulary = yaml.safe_load(VOCABULARY_FILE.read_text(encoding="utf-8"))
+    for label, group in (("body_part", "body_parts"), ("side", "sides")):
+        for value, aliases in vocabulary[group].items():
+            for alias in aliases:
+                if len(alias) > 1:  # single letters ("l", "r") would fire on every typo
+                    patterns.append({"label": label, "pattern": alias.lower(), "id": value})
+    return patterns
+
+
+def build_spacy_pipeline(patterns: list[dict[str, Any]], target: Path) -> Path:
+    """A blank English pipeline + entity_ruler, saved where config.yml's SpacyNLP expects it."""
+    import spacy
+
+    nlp = spacy.blank("en")
+    ruler = nlp.add_pipe("entity_ruler", config={"phrase_matcher_attr": "LOWER", "overwrite_ents": True})
+    ruler.add_patterns(patterns)
+    tmp = target.with_name(target.name + ".tmp")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    nlp.to_disk(tmp)
+    # Swap in place so a running process never sees half a pipeline.
+    if target.exists():
+        shutil.rmtree(target)
+    tmp.rename(target)
+    return target
+
+
+def generate(kb: Any, spacy_dir: Path) -> dict[str, int]:
+    """Write the generated NLU file and the spaCy pipeline; return example counts per intent."""
+    intents, synonyms = build_nlu(kb)
+    GENERATED_DIR.mkdir(parents=True, exist_ok=True)
+    (GENERATED_DIR / "nlu_kb.yml").write_text(render_nlu_yaml(intents, synonyms), encoding="utf-8")
+    spacy_dir.parent.mkdir(parents=True, exist_ok=True)
+    build_spacy_pipeline(spacy_patterns(kb), spacy_dir)
+    return {intent: len(set(map(_clean, examples))) for intent, examples in intents.items()}

@@ -1,0 +1,53 @@
+"""Bring the coach up for a command: model (trained if stale), database, action server, agent."""
+from __future__ import annotations
+
+import contextlib
+import logging
+import sys
+from typing import AsyncIterator, Callable
+
+from bot.action_server import ActionServer, is_healthy
+from bot.errors import CoachError
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def quiet_logs(level: str = "WARNING") -> None:
+    """Our logs at the chosen level; Rasa's and TensorFlow's chatter only when it matters."""
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    for noisy in ("rasa", "tensorflow", "absl", "sanic", "apscheduler", "matplotlib", "httpx", "telegram", "asyncio"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
+    logging.getLogger("rasa.core.tracker_store").setLevel(logging.ERROR)
+
+
+@contextlib.asynccontextmanager
+async def coach_session(
+    settings: Settings, progress: Callable[[str], None] = lambda m: print(m, file=sys.stderr)
+) -> AsyncIterator["RasaCoach"]:  # noqa: F821
+    from bot.rasa_bridge import RasaCoach
+    from bot.training import model_for_run, prepare_knowledge
+
+    model = model_for_run(progress=progress)
+    prepare_knowledge(progress)  # the database may be new even when the model is not
+    server: ActionServer | None = None
+    url = settings.action_server_url
+    if url:
+        if not is_healthy(url, timeout=3):
+            raise CoachError(f"ACTION_SERVER_URL {url} does not answer; start it or unset ACTION_SERVER_URL")
+    else:
+        server = ActionServer(port=settings.action_server_port, env={"DATABASE_URL": settings.database_url})
+        server.start()
+        url = server.url
+    try:
+        coach = RasaCoach.load(
+            model,
+            action_server_url=url,
+            database_url=settings.database_url,
+            redis_url=settings.redis_url,
+            action_timeout_s=settings.action_timeout_s,
+        )
+        yield coach
+    finally:
+        if server is not None:
+            server.stop()

@@ -1,0 +1,128 @@
+"""Train the Rasa model only when its inputs changed.
+
+Inputs are ``config.yml``, ``domain.yml``, ``data/`` (hand-written), the knowledge-base content
+and the code that turns content into training data. Their hash (the fingerprint) names the model
+file, so an up-to-date model is found without training, and a stale one is never used.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from pathlib import Path
+from typing import Callable
+
+import bot.settings  # noqa: F401  (quiet Rasa before it is imported)
+from bot.errors import CoachError
+from bot.settings import MODELS_DIR, SPACY_PIPELINE_DIR
+from knowledge.db import PROJECT_ROOT
+
+log = logging.getLogger(__name__)
+
+FINGERPRINT_INPUTS = [
+    "config.yml",
+    "domain.yml",
+    "data/**/*.yml",
+    "knowledge/content/*.yaml",
+    "bot/nlu_data.py",
+    "bot/nlu_components.py",
+]
+KEEP_MODELS = 3
+
+
+def fingerprint() -> str:
+    import rasa
+
+    digest = hashlib.sha256(f"rasa={rasa.__version__}\n".encode())
+    files: set[Path] = set()
+    for pattern in FINGERPRINT_INPUTS:
+        files.update(p for p in PROJECT_ROOT.glob(pattern) if "generated" not in p.parts)
+    for path in sorted(files):
+        digest.update(str(path.relative_to(PROJECT_ROOT)).encode() + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def model_path_for(fp: str) -> Path:
+    return MODELS_DIR / f"coach-{fp[:16]}.tar.gz"
+
+
+def current_model() -> Path | None:
+    """The model trained from the current inputs, or None when it is missing or stale."""
+    path = model_path_for(fingerprint())
+    return path if path.exists() else None
+
+
+def prepare_knowledge(progress: Callable[[str], None] = print):
+    """Load the knowledge base into the database (idempotent) and return it."""
+    from knowledge.db import create_all, get_engine
+    from knowledge.loader import load
+    from knowledge.queries import KnowledgeBase
+
+    engine = get_engine()
+    create_all(engine)
+    report = load(engine)
+    if not report.ok:
+        raise CoachError(
+            f"the knowledge base has {len(report.problems)} problem(s); run 'python -m bot kb validate' to list them"
+        )
+    return KnowledgeBase.load(engine)
+
+
+def generate_training_data(progress: Callable[[str], None] = print) -> dict[str, int]:
+    from bot.nlu_data import generate
+
+    kb = prepare_knowledge(progress)
+    return generate(kb, SPACY_PIPELINE_DIR)
+
+
+def ensure_spacy_pipeline() -> None:
+    """The spaCy pipeline lives under var/ (built, not committed): rebuild it when missing."""
+    if not (SPACY_PIPELINE_DIR / "config.cfg").exists():
+        generate_training_data(progress=lambda _m: None)
+
+
+def train(force: bool = False, progress: Callable[[str], None] = print) -> Path:
+    """Train when stale (or ``force``); return the model path."""
+    progress("[1/3] Loading the knowledge base and generating training data…")
+    counts = generate_training_data(progress)
+    progress("      " + ", ".join(f"{k}: {v}" for k, v in counts.items()))
+    fp = fingerprint()
+    target = model_path_for(fp)
+    if target.exists() and not force:
+        progress(f"[3/3] Model is up to date: {target}")
+        return target
+
+    progress("[2/3] Training the Rasa model (a few minutes on 2 cores; DIET shows its epochs)…")
+    from rasa.model_training import train as rasa_train
+
+    started = time.monotonic()
+    MODELS_DIR.mkdir(parents=True, exist_ok=True)
+    result = rasa_train(
+        domain=str(PROJECT_ROOT / "domain.yml"),
+        config=str(PROJECT_ROOT / "config.yml"),
+        training_files=[str(PROJECT_ROOT / "data")],
+        output=str(MODELS_DIR),
+        fixed_model_name=target.name[: -len(".tar.gz")],
+        force_training=True,
+    )
+    if result.code != 0 or not result.model or not Path(result.model).exists():
+        raise CoachError(f"training failed (Rasa exit code {result.code}); see the messages above")
+    _prune_old_models(keep=target)
+    progress(f"[3/3] Model trained in {time.monotonic() - started:.0f}s: {target}")
+    return target
+
+
+def _prune_old_models(keep: Path) -> None:
+    models = sorted(MODELS_DIR.glob("coach-*.tar.gz"), key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in [m for m in models if m != keep][KEEP_MODELS - 1 :]:
+        old.unlink(missing_ok=True)
+
+
+def model_for_run(progress: Callable[[str], None] = print) -> Path:
+    """The up-to-date model, training first when the inputs changed."""
+    path = current_model()
+    if path is None:
+        path = train(progress=progress)
+    ensure_spacy_pipeline()
+    return path

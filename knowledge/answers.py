@@ -1,0 +1,218 @@
+"""What the coach says in answer to a report or a question, decided from the knowledge base.
+
+Each function returns an :class:`Answer`: the messages, the choices offered (as intents, not as any
+channel's payload syntax) and the knowledge-base ids used, which the conversation reports as refs.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+
+@dataclass(frozen=True)
+class Choice:
+    """An offer the user can take with one tap: an intent and its entities."""
+
+    title: str
+    intent: str
+    entities: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass
+class Message:
+    text: str
+    choices: list[Choice] = field(default_factory=list)
+
+
+@dataclass
+class Answer:
+    messages: list[Message] = field(default_factory=list)
+    faults: list[str] = field(default_factory=list)
+    cues: list[str] = field(default_factory=list)
+    exercises: list[str] = field(default_factory=list)
+    red_flag: bool = False
+    red_flag_id: str | None = None
+
+    def say(self, text: str, choices: Iterable[Choice] = ()) -> "Answer":
+        self.messages.append(Message(text, list(choices)))
+        return self
+
+    def refs(self) -> dict[str, Any]:
+        refs: dict[str, Any] = {
+            "faults": self.faults,
+            "cues": self.cues,
+            "exercises": self.exercises,
+            "red_flag": self.red_flag,
+        }
+        if self.red_flag_id:
+            refs["red_flag_id"] = self.red_flag_id
+        return refs
+
+
+def dosage_line(dosage: Any) -> str:
+    """"2 × 12 reps, tempo 2-1-2, rest 45 s" from a dosage view or dict."""
+    get = dosage.get if isinstance(dosage, dict) else lambda key: getattr(dosage, key, None)
+    per_side = " per side" if get("per_side") else ""
+    if get("hold_seconds"):
+        amount = f"{get('hold_seconds')} s hold{per_side}"
+    else:
+        amount = f"{get('reps')} reps{per_side}"
+    parts = [f"{get('sets')} × {amount}" if get("sets") else amount]
+    if get("tempo"):
+        parts.append(f"tempo {get('tempo')}")
+    if get("rest_seconds"):
+        parts.append(f"rest {get('rest_seconds')} s")
+    return ", ".join(parts)
+
+
+def fault_answer(kb: Any, fault_id: str) -> Answer:
+    """A reported compensation: what is likely happening, the top cues, exercises, and an offer."""
+    fault = kb.fault(fault_id)
+    cues = list(kb.cues_for_fault(fault_id))[:2]
+    exercises = [(fe.exercise, fe.why) for fe in kb.exercises_for_fault(fault_id)][:2]
+    answer = Answer(faults=[fault.id], cues=[c.id for c in cues], exercises=[e.id for e, _ in exercises])
+    answer.say(f"Sounds like {fault.title.lower()}. {fault.summary}")
+    cue_lines = "\n".join(f"• {cue.say}" for cue in cues)
+    answer.say(f"Cues to fix it:\n{cue_lines}")
+    exercise_lines = "\n".join(f"• {exercise.title}: {why}" for exercise, why in exercises)
+    choices = [Choice(f"How do I do the {e.title.lower()}?", "ask_howto", (("exercise", e.id),)) for e, _ in exercises[:1]]
+    choices.append(Choice("Add this to my plan", "add_fault_to_plan", (("fault", fault.id),)))
+    choices.append(Choice(f"Why “{cues[0].title.lower()}”?", "ask_why_cue", (("cue", cues[0].id),)))
+    answer.say(f"Exercises that retrain it:\n{exercise_lines}", choices)
+    return answer
+
+
+def cue_answer(kb: Any, cue_id: str) -> Answer:
+    cue = kb.cue(cue_id)
+    answer = Answer(cues=[cue.id])
+    text = f"“{cue.say}”\n\nWhy: {cue.why}"
+    if cue.feels_like:
+        text += f"\n\nWhen you get it right: {cue.feels_like}"
+    choices = []
+    if cue.exercise_ids:
+        first = kb.exercise(cue.exercise_ids[0])
+        choices.append(Choice(f"Practise it: {first.title.lower()}", "ask_howto", (("exercise", first.id),)))
+        answer.exercises.append(first.id)
+    answer.say(text, choices)
+    return answer
+
+
+def howto_answer(kb: Any, exercise_id: str, lead: str = "") -> Answer:
+    exercise = kb.exercise(exercise_id)
+    answer = Answer(exercises=[exercise.id], cues=list(exercise.cue_ids[:1]))
+    steps = "\n".join(f"{i}. {step}" for i, step in enumerate(exercise.steps, start=1))
+    key_cue = kb.cue(exercise.cue_ids[0]).say if exercise.cue_ids else ""
+    text = (lead + "\n\n" if lead else "") + f"{exercise.title} — {dosage_line(exercise.dosage)}\n{steps}"
+    if key_cue:
+        text += f"\n\nKey cue: {key_cue}"
+    choices = []
+    if kb.easier(exercise.id):
+        choices.append(Choice("Easier version", "ask_easier", (("exercise", exercise.id),)))
+    if kb.harder(exercise.id):
+        choices.append(Choice("Harder version", "ask_harder", (("exercise", exercise.id),)))
+    choices.append(Choice("I have no band / bench", "ask_alternative", (("exercise", exercise.id),)))
+    answer.say(text, choices)
+    return answer
+
+
+def easier_answer(kb: Any, exercise_id: str) -> Answer:
+    exercise = kb.exercise(exercise_id)
+    easier = list(kb.easier(exercise_id))
+    if not easier:
+        return Answer(exercises=[exercise.id]).say(
+            f"The {exercise.title.lower()} is already the easiest version I have. Do fewer reps, "
+            "move slowly, and stop a couple of reps before it gets hard."
+        )
+    return howto_answer(kb, easier[0].id, lead=f"An easier step from the {exercise.title.lower()}:")
+
+
+def harder_answer(kb: Any, exercise_id: str) -> Answer:
+    exercise = kb.exercise(exercise_id)
+    harder = list(kb.harder(exercise_id))
+    if not harder:
+        return Answer(exercises=[exercise.id]).say(
+            f"The {exercise.title.lower()} is the top of this progression here: add a slower lowering "
+            "phase or a pause at the top before anything else."
+        )
+    return howto_answer(kb, harder[0].id, lead=f"A harder step from the {exercise.title.lower()}:")
+
+
+def alternative_answer(kb: Any, exercise_id: str, equipment: set[str] | None, painful: bool = False) -> Answer:
+    exercise = kb.exercise(exercise_id)
+    options = list(kb.alternatives(exercise_id, equipment=equipment or {"none"}, painful=painful))
+    if not options:
+        return Answer(exercises=[exercise.id]).say(
+            f"I have no swap for the {exercise.title.lower()} with what you have; the easier versions are worth a try."
+        )
+    return howto_answer(kb, options[0].id, lead=f"Instead of the {exercise.title.lower()}, try this:")
+
+
+def red_flag_answer(kb: Any, flag_ids: list[str]) -> Answer:
+    """Stop coaching: the most urgent flag's advice, no exercise, no offer to train."""
+    order = {"emergency": 0, "urgent": 1, "soon": 2}
+    flags = sorted((kb.red_flag(f) for f in flag_ids), key=lambda f: order.get(f.urgency, 3))
+    top = flags[0]
+    answer = Answer(red_flag=True, red_flag_id=top.id)
+    answer.say(
+        "I need to stop the coaching here. What you describe can be a warning sign that a doctor "
+        "should check; I can't assess it, and exercise is not the answer to it right now."
+    )
+    answer.say(top.advice)
+    answer.say("Please don't do today's exercises until you've been checked. If it turns out to be nothing serious, I'll be here.")
+    return answer
+
+
+def general_red_flag_answer(kb: Any) -> Answer:
+    """The onboarding screen was answered "yes": every flag's advice, most urgent first."""
+    order = {"emergency": 0, "urgent": 1, "soon": 2}
+    flags = sorted(kb.red_flags(), key=lambda f: order.get(f.urgency, 3))
+    answer = Answer(red_flag=True, red_flag_id=flags[0].id)
+    answer.say(
+        "Thank you for telling me. I need to stop the coaching here: those signs need a doctor to "
+        "check them, and I can't assess them."
+    )
+    answer.say("\n".join(f"• {flag.title}: {flag.advice}" for flag in flags))
+    answer.say("Please don't start the exercises until you've been checked. If you get the all-clear, say /start.")
+    return answer
+
+
+def unknown_item_answer(kind: str) -> Answer:
+    examples = {
+        "fault": "“my lower back does the work on bridges” or “my knee caves in”",
+        "cue": "“why keep my pelvis level?” or “why knees over toes?”",
+        "exercise": "“how do I do clams?” or “hip thrust form?”",
+    }[kind]
+    return Answer().say(f"I'm not sure which {kind} you mean. Try for example {examples}.")
+
+
+def closest_red_flag_id(kb: Any, text: str) -> str:
+    """The red flag whose phrasings share the most words with ``text``; the most urgent on a tie.
+
+    Used when the classifier heard a red flag that no screen pattern matched: we still answer as a
+    red flag, and choose the advice that fits best.
+    """
+    import re
+
+    words = set(re.findall(r"[a-z]{3,}", text.lower()))
+    order = {"emergency": 0, "urgent": 1, "soon": 2}
+    best: tuple[int, int, str] | None = None
+    for flag in kb.red_flags():
+        vocabulary = set(re.findall(r"[a-z]{3,}", " ".join(flag.phrasings).lower()))
+        key = (-len(words & vocabulary), order.get(flag.urgency, 3), flag.id)
+        if best is None or key < best:
+            best = key
+    return best[2] if best else ""
+
+
+def soreness_answer(kb: Any) -> Answer:
+    """Ordinary training soreness: reassure, and say what would change the plan (the pain zones)."""
+    monitoring = kb.progression().get("pain_monitoring", {})
+    advice = monitoring.get("soreness_advice") or (
+        "Muscle soreness in the muscles you trained, a day or two after new work, is expected and not a warning sign."
+    )
+    zones = monitoring.get("zones", [])
+    zone_text = "; ".join(f"{z['min']}–{z['max']}: {z['id'].replace('_', ' ')}" for z in zones)
+    text = advice
+    if zone_text:
+        text += f" What I watch is pain in your back, 0 to 10 ({zone_text}). Tell me a number if your back hurts."
+    return Answer().say(text)

@@ -1,0 +1,170 @@
+"""Turn what people type on a phone into values: pain scores, clock times, time zones, equipment.
+
+Each parser returns a value or raises :class:`ParseError` with a one-line message that can be
+shown to the user as it is.
+"""
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from zoneinfo import ZoneInfo, available_timezones
+
+EQUIPMENT = ("none", "band", "bench", "kettlebell", "barbell", "machine")
+
+_EQUIPMENT_WORDS = {
+    "band": ("band", "bands", "mini band", "loop", "resistance band", "theraband"),
+    "bench": ("bench", "box", "couch", "sofa", "chair", "step"),
+    "kettlebell": ("kettlebell", "kettle bell", "kb", "kettlebells", "dumbbell", "dumbbells", "weights"),
+    "barbell": ("barbell", "bar", "plates"),
+    "machine": ("machine", "cable", "gym machines", "smith"),
+}
+_FULL_GYM = ("full gym", "gym", "everything", "all of it")
+_NOTHING = ("nothing", "none", "no equipment", "just the floor", "bodyweight", "body weight", "floor", "nada")
+
+_WORD_NUMBERS = {
+    "zero": 0, "none": 0, "nothing": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5,
+    "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10,
+}
+
+
+class ParseError(ValueError):
+    """The text could not be read as the value asked for; the message says what is expected."""
+
+
+def parse_score(text: str, what: str = "a number") -> int:
+    """A 0–10 score from "6", "6/10", "about a 4", "seven", "pain 3 out of 10"."""
+    lowered = text.lower()
+    fraction = re.search(r"(\d{1,4})\s*(?:/|out of|of)\s*10\b", lowered)
+    if fraction:
+        value = int(fraction.group(1))
+    else:
+        numbers = re.findall(r"-?\d+(?:[.,]\d+)?", lowered)
+        if numbers:
+            value = round(float(numbers[0].replace(",", ".")))
+        else:
+            words = [w for w in re.findall(r"[a-z]+", lowered) if w in _WORD_NUMBERS]
+            if not words:
+                raise ParseError(f"Please give {what} from 0 to 10.")
+            value = _WORD_NUMBERS[words[0]]
+    if not 0 <= value <= 10:
+        raise ParseError(f"{value} is off the scale: please give {what} from 0 to 10.")
+    return value
+
+
+def parse_clock_time(text: str) -> str:
+    """"HH:MM" (24 h) from "07:30", "7.30", "7am", "6:15 pm", "18h00", "noon"."""
+    lowered = text.lower().strip()
+    if "noon" in lowered or "midday" in lowered:
+        return "12:00"
+    if "midnight" in lowered:
+        return "00:00"
+    match = re.search(r"\b(\d{1,2})(?:\s*[:.h]\s*(\d{2}))?\s*(am|pm|a\.m\.|p\.m\.)?(?!\d)", lowered)
+    if not match or (match.group(2) is None and match.group(3) is None and not re.fullmatch(r"\D*\d{1,2}\D*", lowered)):
+        raise ParseError("Please give a time like 07:30 or 6pm.")
+    hour, minute = int(match.group(1)), int(match.group(2) or 0)
+    suffix = (match.group(3) or "").replace(".", "")
+    if suffix:
+        if not 1 <= hour <= 12:
+            raise ParseError(f"{match.group(0).strip()} is not a valid time: try 07:30 or 6pm.")
+        hour = hour % 12 + (12 if suffix == "pm" else 0)
+    if not (0 <= hour <= 23 and 0 <= minute <= 59):
+        raise ParseError(f"{match.group(0).strip()} is not a valid time: try 07:30 or 6pm.")
+    return f"{hour:02d}:{minute:02d}"
+
+
+@lru_cache(maxsize=1)
+def _zones_by_city() -> dict[str, str]:
+    cities: dict[str, str] = {}
+    for zone in sorted(available_timezones()):
+        if "/" in zone and not zone.startswith(("Etc/", "SystemV/", "posix/", "right/")):
+            city = zone.rsplit("/", 1)[1].replace("_", " ").lower()
+            cities.setdefault(city, zone)
+    return cities
+
+
+_ALIASES = {
+    "uk": "Europe/London", "england": "Europe/London", "germany": "Europe/Berlin",
+    "france": "Europe/Paris", "spain": "Europe/Madrid", "italy": "Europe/Rome",
+    "netherlands": "Europe/Amsterdam", "new york": "America/New_York", "nyc": "America/New_York",
+    "la": "America/Los_Angeles", "san francisco": "America/Los_Angeles", "india": "Asia/Kolkata",
+    "japan": "Asia/Tokyo", "australia": "Australia/Sydney", "est": "America/New_York",
+    "cet": "Europe/Berlin", "pst": "America/Los_Angeles", "ist": "Asia/Kolkata",
+    "gmt": "Etc/GMT", "utc": "UTC",
+}
+
+
+def parse_timezone(text: str) -> str:
+    """An IANA zone name from "Europe/Berlin", "berlin", "new york", "UTC+2", "gmt-5"."""
+    raw = text.strip()
+    lowered = raw.lower()
+    offset = re.fullmatch(r"(?:utc|gmt)?\s*([+-])\s*(\d{1,2})(?::00)?", lowered)
+    if offset:
+        hours = int(offset.group(2))
+        if hours > 14:
+            raise ParseError(f"UTC{offset.group(1)}{hours} is not a real offset: try a city like Berlin.")
+        # Etc/GMT signs are inverted: UTC+2 is Etc/GMT-2.
+        sign = "-" if offset.group(1) == "+" else "+"
+        return "UTC" if hours == 0 else f"Etc/GMT{sign}{hours}"
+    for zone in available_timezones():
+        if zone.lower() == lowered:
+            return zone
+    words = re.sub(r"[^a-z /_]", " ", lowered)
+    words = re.sub(r"\b(i'?m|i am|in|time|zone|timezone|the|near|from|live)\b", " ", words)
+    words = " ".join(words.split())
+    if words in _ALIASES:
+        return _ALIASES[words]
+    cities = _zones_by_city()
+    if words.replace("_", " ") in cities:
+        return cities[words.replace("_", " ")]
+    for alias, zone in _ALIASES.items():
+        if re.search(rf"\b{re.escape(alias)}\b", words):
+            return zone
+    for city, zone in cities.items():
+        if len(city) > 3 and re.search(rf"\b{re.escape(city)}\b", words):
+            return zone
+    raise ParseError(f"I don't know the time zone '{raw[:40]}': try a city (Berlin) or an offset (UTC+2).")
+
+
+def check_timezone(name: str) -> str:
+    """The name itself when it is a valid IANA zone, else ParseError."""
+    try:
+        ZoneInfo(name)
+    except (KeyError, ValueError, OSError):
+        raise ParseError(f"'{name[:40]}' is not a time zone I know.") from None
+    return name
+
+
+def parse_equipment(text: str) -> list[str]:
+    """Equipment ids from "band and a bench", "full gym", "nothing"."""
+    lowered = f" {text.lower()} "
+    if any(f" {w} " in lowered or lowered.strip() == w for w in _FULL_GYM) and "no gym" not in lowered:
+        return ["none", "band", "bench", "kettlebell", "barbell", "machine"]
+    found = ["none"]
+    for item, words in _EQUIPMENT_WORDS.items():
+        if any(re.search(rf"\b{re.escape(w)}\b", lowered) for w in words):
+            found.append(item)
+    if len(found) == 1 and not any(re.search(rf"\b{re.escape(w)}\b", lowered) for w in _NOTHING):
+        raise ParseError("Tell me what you have: nothing, a band, a bench, kettlebells, a barbell or machines.")
+    return found
+
+
+def parse_experience(text: str) -> str:
+    lowered = text.lower()
+    if re.search(r"\b(new|beginner|never|none|no experience|just start)", lowered):
+        return "beginner"
+    if re.search(r"\b(lots|years|experienced|advanced|a lot|long time|compet)", lowered):
+        return "experienced"
+    if re.search(r"\b(some|bit|little|intermediate|a while|months|casual)", lowered):
+        return "some"
+    raise ParseError("Is that new to it, some, or lots of strength training?")
+
+
+def parse_effort(text: str) -> str:
+    lowered = text.lower().replace("_", " ")
+    if re.search(r"too (easy|light)|easy|nothing", lowered):
+        return "too_easy"
+    if re.search(r"too (hard|heavy|much)|hard|brutal|killer|tough", lowered):
+        return "too_hard"
+    if re.search(r"right|fine|good|ok|okay|moderate|perfect|decent", lowered):
+        return "about_right"
+    raise ParseError("Was it too easy, about right, or too hard?")
