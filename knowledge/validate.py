@@ -162,6 +162,8 @@ class _Validator:
         self.content = ContentSet(content_dir=content_dir, items={k: [] for k in KIND_FILES})
         # exercise id -> [(harder-than edge target, doc, key)] for the cycle check
         self.harder_edges: dict[str, list[tuple[str, LocatedDocument, PathKey]]] = {}
+        # Kinds whose file could not be read: their ids are unknown, not missing.
+        self.unreadable: set[str] = set()
 
     # -- reporting -------------------------------------------------------------------------------
     def err(self, doc: LocatedDocument, key: PathKey, message: str) -> None:
@@ -294,6 +296,7 @@ class _Validator:
         file_name, top_key = KIND_FILES[kind]
         doc = self.load_file(file_name, top_key)
         if doc is None:
+            self.unreadable.add(kind)
             return
         label = KIND_LABEL[kind]
         for index, item in enumerate(doc.data[top_key]):
@@ -561,29 +564,35 @@ class _Validator:
     # -- cross-file checks -----------------------------------------------------------------------
     def check_refs(self) -> None:
         for ref in self.refs:
-            if ref.target not in self.ids[ref.kind]:
+            if ref.kind not in self.unreadable and ref.target not in self.ids[ref.kind]:
                 self.err(ref.doc, ref.key, f"{ref.owner}: unknown {KIND_LABEL[ref.kind]} '{ref.target}'")
 
     def check_cycles(self) -> None:
         known = self.ids["exercise"]
         reported: set[tuple[str, ...]] = set()
+        edges: dict[tuple[str, str], tuple[LocatedDocument, PathKey]] = {}
+        for source, targets in self.harder_edges.items():
+            for target, doc, edge_key in targets:
+                edges.setdefault((source, target), (doc, edge_key))
         state: dict[str, int] = {}  # 1 = on the current path, 2 = done
         stack: list[str] = []
 
         def visit(node: str) -> None:
             state[node] = 1
             stack.append(node)
-            for target, doc, edge_key in self.harder_edges.get(node, []):
+            for target, _doc, _key in self.harder_edges.get(node, []):
                 if target not in known:
                     continue  # already reported as an unknown exercise
                 if state.get(target) == 1:
                     cycle = stack[stack.index(target):]
-                    # One error per cycle, however it is entered.
+                    # One error per cycle however it is entered, named from its smallest id and
+                    # reported where that exercise's link into the cycle is written.
                     start = cycle.index(min(cycle))
                     canonical = tuple(cycle[start:] + cycle[:start])
                     if canonical not in reported:
                         reported.add(canonical)
                         chain = " -> ".join(canonical + (canonical[0],))
+                        doc, edge_key = edges[(canonical[0], canonical[1 % len(canonical)])]
                         self.err(doc, edge_key, f"easier/harder cycle: {chain} (each is listed as harder than the one before)")
                 elif state.get(target) is None:
                     visit(target)
@@ -596,6 +605,8 @@ class _Validator:
 
     def check_required(self, required: Mapping[str, Iterable[str]]) -> None:
         for kind, wanted in required.items():
+            if kind in self.unreadable:
+                continue
             file_name, _ = KIND_FILES[kind]
             path = display_path(self.content_dir / file_name)
             missing = [item_id for item_id in wanted if item_id not in self.ids[kind]]
