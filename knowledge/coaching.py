@@ -635,11 +635,12 @@ def first_contact_of_day(
                 offer = outcome.offer_short_version
                 if decisions:
                     _store_decisions(s, t, decisions, clock)
-                    # The deload row marks this gap as handled even when no slot could go lower.
+                    # Sets still go down when no slot could go lower: record that as the
+                    # "volume" change, which also marks this gap as handled.
                     if not any(d.changes for d in decisions):
                         d = decisions[0]
-                        s.add(ProgressionChange(user_id=t.user_id, kind="deload", slot=d.slot,
-                                                from_id=d.from_id, to_id=d.to_id, rule_id=d.rule_id,
+                        s.add(ProgressionChange(user_id=t.user_id, kind="deload", slot="volume",
+                                                from_id=None, to_id=None, rule_id=d.rule_id,
                                                 reason=d.reason, at=clock.now(), local_date=today))
                     t.reduce_volume_next = outcome.reduce_sets_by > 0
                     t.start_short_next = offer
