@@ -40,6 +40,7 @@ from telegram.ext import (
 from bot.scheduler import ReminderScheduler, ReminderText, default_reminder_text
 from bot.telegram_render import CallbackPayloads, send_turn
 from bot.turns import Coach
+from knowledge.clock import SYSTEM_CLOCK, Clock
 
 logger = logging.getLogger(__name__)
 
@@ -344,6 +345,7 @@ def build_application(
     sessions: sessionmaker | None = None,
     reminder_text: ReminderText = default_reminder_text,
     reminder_interval_s: float = 30.0,
+    reminder_clock: Clock = SYSTEM_CLOCK,
     coach_timeout_s: float = 60.0,
     rate_limiter: AIORateLimiter | None = None,
     with_updater: bool = True,
@@ -373,7 +375,7 @@ def build_application(
     app.bot_data[OPTIONS_KEY] = FrontEndOptions(coach_timeout_s=coach_timeout_s)
     if sessions is not None:
         app.bot_data[SCHEDULER_KEY] = ReminderScheduler(
-            app.bot, sessions, text_for=reminder_text, interval=reminder_interval_s
+            app.bot, sessions, clock=reminder_clock, text_for=reminder_text, interval=reminder_interval_s
         )
 
     private_message = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE

@@ -237,3 +237,33 @@ async def test_webhook_checks_secret_token(coach: EchoCoach, fake_telegram: Fake
             assert coach.texts() == ["via webhook"]
         finally:
             await runner.cleanup()
+
+
+async def test_reminders_run_inside_the_bot_and_their_buttons_reach_the_coach(
+    coach: EchoCoach, fake_telegram: FakeTelegram, tmp_path: Path
+) -> None:
+    from datetime import datetime, timezone
+
+    from knowledge.clock import FixedClock
+    from knowledge.db import create_all, make_engine, session_factory
+    from tests.conftest_telegram import add_trainee
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'coach.db'}")
+    create_all(engine)
+    sessions = session_factory(engine)
+    with sessions() as session:
+        add_trainee(session, str(CHAT), tz="Europe/Berlin", reminder_time="07:30")
+    app = make_app(
+        coach, fake_telegram, sessions=sessions, reminder_interval_s=0.1,
+        reminder_clock=FixedClock(datetime(2026, 6, 1, 6, tzinfo=timezone.utc)),
+        reminder_text=lambda user_id, kind: f"custom reminder for {user_id}",
+    )
+    async with running(app, poll_timeout=1):
+        [reminder] = await fake_telegram.wait_for(lambda: fake_telegram.messages_to(CHAT))
+        assert reminder.params["text"] == f"custom reminder for {CHAT}"
+        snooze = reminder.params["reply_markup"]["inline_keyboard"][0][1]["callback_data"]
+        fake_telegram.inject_callback(CHAT, snooze)
+        await fake_telegram.wait_for(lambda: coach.texts())
+        assert coach.texts() == ["/snooze_reminder"]
+    assert len(fake_telegram.messages_to(CHAT)) == 2  # the reminder and the echo, nothing more
+    engine.dispose()
