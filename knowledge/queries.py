@@ -473,6 +473,17 @@ class KnowledgeBase:
                     if normal:
                         self._names.setdefault(normal, set()).add((kind, item.id))
                         self._compact.setdefault(normal.replace(" ", ""), set()).add((kind, item.id))
+        # Word runs inside a longer name ("split squat" in "bulgarian split squat") that point at
+        # exactly one item; single words are left out because they are too often ordinary words.
+        partial_owners: dict[str, set[tuple[str, str]]] = {}
+        for name, owners in self._names.items():
+            tokens = name.split()
+            for size in range(2, len(tokens)):
+                for start in range(len(tokens) - size + 1):
+                    partial_owners.setdefault(" ".join(tokens[start:start + size]), set()).update(owners)
+        self._partial = {run: owners for run, owners in partial_owners.items()
+                         if len(owners) == 1 and run not in self._names
+                         and not set(run.split()) <= _STOP_WORDS}
         self._max_name_tokens = max((len(n.split()) for n in self._names), default=1)
         self._vocabulary = {token for name in self._names for token in name.split()}
         self._deletion_index: dict[str, set[str]] = {}
@@ -496,7 +507,7 @@ class KnowledgeBase:
                 best = (distance, candidate)
         return (best[1], best[0]) if best else (token, 0)
 
-    def find(self, text: str, kind: str | None = None) -> list[Match]:
+    def find(self, text: str, kind: str | None = None, min_score: float = 0.5) -> list[Match]:
         """Items named in ``text`` by title, alias or id, best first.
 
         Tolerates case, plurals, hyphens and small typos, and finds names mentioned inside a
@@ -515,16 +526,19 @@ class KnowledgeBase:
             for start in range(total - size + 1):
                 span = words[start:start + size]
                 hits = self._names.get(" ".join(span))
-                penalty = 0.0
+                penalty, factor = 0.0, 1.0
                 if not hits:
                     hits = self._compact.get("".join(span))
-                    penalty = 0.02
+                    penalty = 0.02 if hits else 0.0
+                if not hits:
+                    hits = self._partial.get(" ".join(span))
+                    factor = 0.8  # part of a name: likely, not certain
                 if not hits:
                     continue
                 if size == 1 and span[0] in _STOP_WORDS:
                     continue
                 score = 1.0 if size == total else 0.7 + 0.2 * size / total
-                score -= penalty + 0.1 * sum(edits[start:start + size])
+                score = score * factor - penalty - 0.1 * sum(edits[start:start + size])
                 end = start + size
                 for other_start, other_end, owners in claimed:
                     if other_start <= start and end <= other_end and not hits <= owners:
@@ -536,13 +550,14 @@ class KnowledgeBase:
                         best[hit] = max(best.get(hit, 0.0), round(score, 3))
         if not best and total <= self._max_name_tokens + 1:
             # A last resort for a garbled whole name: similar-looking strings.
-            for name in difflib.get_close_matches(" ".join(words), self._name_list, n=3, cutoff=0.8):
+            for name in difflib.get_close_matches(" ".join(words), self._name_list, n=3, cutoff=0.86):
                 ratio = difflib.SequenceMatcher(None, " ".join(words), name).ratio()
                 for hit in self._names[name]:
                     if kind is None or hit[0] == kind:
                         best[hit] = max(best.get(hit, 0.0), round(0.9 * ratio, 3))
         order = {k: i for i, k in enumerate(KINDS)}
-        return [Match(k, i, s) for (k, i), s in sorted(best.items(), key=lambda kv: (-kv[1], order[kv[0][0]], kv[0][1]))]
+        ranked = sorted(best.items(), key=lambda kv: (-kv[1], order[kv[0][0]], kv[0][1]))
+        return [Match(k, i, s) for (k, i), s in ranked if s >= min_score]
 
     # -- free-text fault matching ----------------------------------------------------------------
     def _build_fault_grams(self) -> None:

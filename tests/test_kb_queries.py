@@ -113,6 +113,7 @@ def test_painful_alternatives_are_easier(kb: KnowledgeBase) -> None:
     ("how do i do clams with a band", "clamshell"),
     ("can you show me the single leg glute bridge please", "single_leg_glute_bridge"),
     ("side lying abduction", "side_lying_hip_abduction"),
+    ("romanian deadlifts", "single_leg_romanian_deadlift"),  # part of a longer name
 ])
 def test_find_exercises_by_name_alias_plural_and_typo(kb: KnowledgeBase, text: str, expected: str) -> None:
     matches = kb.find(text)
@@ -126,6 +127,8 @@ def test_find_scores_and_kind_filter(kb: KnowledgeBase) -> None:
     assert ids(kb.find("hips drive", kind="cue")) == ["hips_drive"]
     assert kb.find("hips drive", kind="exercise") == []
     assert kb.find("the weather is lovely today") == []
+    assert kb.find("romanian deadlift")[0].score == 0.8  # only part of "single leg romanian deadlift"
+    assert kb.find("how do i do it with my leg") == []  # ordinary words never name an item
     assert kb.find("") == []
 
 
