@@ -494,6 +494,43 @@ def configure_logging(level: str, token: str | None) -> None:
         handler.addFilter(TokenRedactingFilter(token))
 
 
+async def serve_polling(app: Application, stop: asyncio.Event) -> None:
+    """Long-poll inside the current event loop until ``stop`` is set."""
+    async with running(app):
+        await stop.wait()
+
+
+def _stop_on_signals(stop: asyncio.Event) -> None:
+    import signal
+
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+
+
+async def _serve_with_rasa(args: argparse.Namespace, token: str) -> None:
+    from bot.runtime import coach_session  # heavy: Rasa and TensorFlow
+    from bot.settings import Settings
+    from knowledge.db import create_all, get_engine, session_factory
+
+    settings = Settings.from_env()
+    async with coach_session(settings) as coach:
+        engine = get_engine(settings.database_url)
+        create_all(engine)
+        app = build_application(
+            coach,
+            token,
+            settings.telegram_base_url,
+            sessions=None if args.no_reminders else session_factory(engine),
+        )
+        stop = asyncio.Event()
+        _stop_on_signals(stop)
+        if args.webhook_url:
+            await serve_webhook(app, args.webhook_url, args.secret_token, args.listen, args.port, stop)
+        else:
+            await serve_polling(app, stop)
+
+
 def main(argv: list[str] | None = None) -> None:
     """``python -m bot.telegram_app [--webhook-url URL --secret-token S]``: the bot with Rasa."""
     parser = argparse.ArgumentParser(description="Run the coach on Telegram.")
@@ -506,28 +543,13 @@ def main(argv: list[str] | None = None) -> None:
     token = os.environ.get("TELEGRAM_BOT_TOKEN")
     if not token:
         raise SystemExit("TELEGRAM_BOT_TOKEN is not set")
+    if args.webhook_url and not args.secret_token:
+        raise SystemExit("a webhook needs --secret-token (or TELEGRAM_WEBHOOK_SECRET)")
     configure_logging(os.environ.get("LOG_LEVEL", "WARNING").upper(), token)
-
-    from bot.rasa_bridge import RasaCoach  # heavy: Rasa and TensorFlow
-    from knowledge.db import create_all, get_engine, session_factory
-
-    coach = RasaCoach.from_settings() if hasattr(RasaCoach, "from_settings") else None
-    if coach is None:
-        raise SystemExit("bot.rasa_bridge.RasaCoach has no from_settings(); start it from bot.cli")
-    engine = get_engine()
-    create_all(engine)
-    app = build_application(
-        coach,
-        token,
-        os.environ.get("TELEGRAM_BASE_URL") or None,
-        sessions=None if args.no_reminders else session_factory(engine),
-    )
-    if args.webhook_url:
-        if not args.secret_token:
-            raise SystemExit("a webhook needs --secret-token (or TELEGRAM_WEBHOOK_SECRET)")
-        run_webhook(app, args.webhook_url, args.secret_token, args.listen, args.port)
-    else:
-        run_polling(app)
+    try:
+        asyncio.run(_serve_with_rasa(args, token))
+    except TelegramError as exc:
+        raise SystemExit(f"Telegram: {redact_token(str(exc), token)}") from None
 
 
 if __name__ == "__main__":
