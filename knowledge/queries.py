@@ -570,6 +570,7 @@ class KnowledgeBase:
             frequency.update(grams.keys())
         count = len(documents)
         self._gram_idf = {gram: math.log((1 + count) / (1 + df)) + 1.0 for gram, df in frequency.items()}
+        self._unseen_idf = math.log(1 + count) + 1.0  # what a gram no phrasing has would weigh
         self._fault_docs = [fault_id for fault_id, _ in documents]
         self._postings: dict[str, list[tuple[int, float]]] = {}
         self._doc_norms: list[float] = []
@@ -585,7 +586,7 @@ class KnowledgeBase:
         query = {gram: n * self._gram_idf[gram] for gram, n in grams.items() if gram in self._gram_idf}
         # Unknown grams still count towards the length, so gibberish does not score high.
         norm = math.sqrt(sum(w * w for w in query.values()) + sum(
-            (n * max(self._gram_idf.values(), default=1.0)) ** 2 for g, n in grams.items() if g not in self._gram_idf))
+            (n * self._unseen_idf) ** 2 for g, n in grams.items() if g not in self._gram_idf))
         if not norm:
             return []
         dots: dict[int, float] = {}
