@@ -133,3 +133,30 @@ def test_cmd_load_database_error_is_one_line(content: ContentCopy, tmp_path: Pat
     engine = make_engine(f"sqlite:///{tmp_path / 'missing-dir' / 'kb.db'}")
     code, text = cmd_load(engine, content.dir)
     assert code == 1 and text.startswith("database error: ") and "\n" not in text
+
+
+@pytest.mark.postgres
+def test_same_behaviour_on_postgresql(content: ContentCopy, engine: Engine) -> None:
+    import os
+
+    from knowledge.db import Base
+    from knowledge.queries import KnowledgeBase
+
+    url = os.environ.get("DATABASE_URL_PG")
+    if not url:
+        pytest.skip("DATABASE_URL_PG is not set")
+    pg = make_engine(url)
+    Base.metadata.drop_all(pg, tables=KB_TABLES)
+    try:
+        first = load(pg, content.dir)
+        assert first.ok and first.changed == load(engine, content.dir).changed
+        assert load(pg, content.dir).changed == 0  # JSON columns compare equal after the round trip
+        content.replace("exercises.yaml", "rest_seconds: 90}", "rest_seconds: 120}")
+        assert load(pg, content.dir).changed_tables() == {"kb_exercises", "kb_meta"}
+        load(engine, content.dir)
+        on_pg, on_sqlite = KnowledgeBase.load(pg), KnowledgeBase.load(engine)
+        assert on_pg.exercises() == on_sqlite.exercises() and on_pg.faults() == on_sqlite.faults()
+        assert on_pg.find("clamshels") == on_sqlite.find("clamshels")
+    finally:
+        Base.metadata.drop_all(pg, tables=KB_TABLES)
+        pg.dispose()
