@@ -57,6 +57,14 @@ def _wrap(text: str, indent: str = "  ") -> list[str]:
     return textwrap.wrap(text, WIDTH, initial_indent=indent, subsequent_indent=indent) or [indent.rstrip()]
 
 
+def _numbered(steps: Iterable[str], indent: str = "  ") -> list[str]:
+    lines: list[str] = []
+    for n, step in enumerate(steps, 1):
+        lead = f"{indent}{n}. "
+        lines += textwrap.wrap(step, WIDTH, initial_indent=lead, subsequent_indent=" " * len(lead)) or [lead]
+    return lines
+
+
 def _sources(kb: KnowledgeBase, ids: Iterable[str], indent: str) -> list[str]:
     refs: list[ReferenceView] = kb.references(ids)
     return [f"{indent}source: {ref.citation}" for ref in refs]
@@ -65,7 +73,7 @@ def _sources(kb: KnowledgeBase, ids: Iterable[str], indent: str) -> list[str]:
 def _show_fault(kb: KnowledgeBase, fault: FaultView) -> list[str]:
     lines = [f"{fault.title} [fault: {fault.id}]", *_wrap(fault.summary), "", "Why it happens:", *_wrap(fault.mechanism),
              "", "Check yourself:"]
-    lines += [f"  {n}. {step}" for n, step in enumerate(fault.self_check.steps, 1)]
+    lines += _numbered(fault.self_check.steps)
     lines += _wrap(f"Positive if: {fault.self_check.positive_if}")
     lines += ["", "Cues, first to try first:"]
     for n, cue in enumerate(kb.cues_for_fault(fault.id), 1):
@@ -103,7 +111,7 @@ def _show_exercise(kb: KnowledgeBase, exercise: ExerciseView) -> list[str]:
             refs = kb.references([target.source or ""])
             figure = f": {target.emg_mvic}% MVIC ({refs[0].citation if refs else target.source})"
         lines.append(f"  Targets {target.muscle}{figure}")
-    lines += ["  Steps:"] + [f"    {n}. {step}" for n, step in enumerate(exercise.steps, 1)]
+    lines += ["  Steps:"] + _numbered(exercise.steps, "    ")
     lines.append("  Cues: " + ", ".join(exercise.cues))
     lines.append("  Easier: " + (", ".join(e.id for e in kb.easier(exercise.id)) or "-"))
     lines.append("  Harder: " + (", ".join(e.id for e in kb.harder(exercise.id)) or "-"))
@@ -118,7 +126,7 @@ def _show_red_flag(kb: KnowledgeBase, flag: RedFlagView) -> list[str]:
 
 def _show_assessment(kb: KnowledgeBase, assessment: AssessmentView) -> list[str]:
     lines = [f"{assessment.title} [assessment: {assessment.id}]"]
-    lines += [f"  {n}. {step}" for n, step in enumerate(assessment.steps, 1)]
+    lines += _numbered(assessment.steps)
     lines += _wrap(f"Scoring: {assessment.scoring}")
     for result in assessment.results:
         faults = f" (faults: {', '.join(result.faults)})" if result.faults else ""
