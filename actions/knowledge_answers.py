@@ -17,9 +17,8 @@ DomainDict = dict[str, Any]
 def resolve(tracker: Tracker, kind: str) -> str | None:
     """The id the user means: an extracted entity first, then a lookup of the words themselves."""
     base = kb()
-    getter = {"cue": base.cue, "exercise": base.exercise}[kind]
     for value in entity_values(tracker, kind):
-        if getter(value) is not None:
+        if base.get(kind, value) is not None:
             return value
         matches = base.find(value, kind=kind)
         if matches:
@@ -98,8 +97,10 @@ class ActionHowto(Action):
         return [SlotSet("last_exercise", exercise_id)]
 
 
-class _FollowUp(Action):
-    """Easier / harder / alternative: about the exercise named, or the one just discussed."""
+class _FollowUp:
+    """Easier / harder / alternative: about the exercise named, or the one just discussed.
+
+    A mixin, not an Action: rasa-sdk registers every Action subclass, and this one has no name."""
 
     def answer(self, exercise_id: str, tracker: Tracker) -> answers.Answer:
         raise NotImplementedError
@@ -114,7 +115,7 @@ class _FollowUp(Action):
         return [SlotSet("last_exercise", answer.exercises[-1])] if answer.exercises else []
 
 
-class ActionEasier(_FollowUp):
+class ActionEasier(_FollowUp, Action):
     def name(self) -> str:
         return "action_easier"
 
@@ -122,7 +123,7 @@ class ActionEasier(_FollowUp):
         return answers.easier_answer(kb(), exercise_id)
 
 
-class ActionHarder(_FollowUp):
+class ActionHarder(_FollowUp, Action):
     def name(self) -> str:
         return "action_harder"
 
@@ -130,7 +131,7 @@ class ActionHarder(_FollowUp):
         return answers.harder_answer(kb(), exercise_id)
 
 
-class ActionAlternative(_FollowUp):
+class ActionAlternative(_FollowUp, Action):
     def name(self) -> str:
         return "action_alternative"
 

@@ -39,4 +39,4 @@ class ActionRedFlag(Action):
 
 
 def _exists(base: Any, flag_id: str) -> bool:
-    return base.red_flag(flag_id) is not None
+    return base.get("red_flag", flag_id) is not None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Text
 
 from rasa_sdk import Action, FormValidationAction, Tracker
-from rasa_sdk.events import SlotSet
+from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import clock, db_session, engine, entity_values, kb, send, send_refs, user_id, user_text
@@ -35,7 +35,8 @@ def utter_step(dispatcher: CollectingDispatcher, step: coaching.SessionStep) -> 
         return [SlotSet("session_state", "exercising"), SlotSet("last_exercise", step.exercise_id)]
     dispatcher.utter_message(text=step.text)
     if step.kind == "checkin":
-        return [SlotSet("session_state", "checkin"), *[SlotSet(s, None) for s in CHECKIN_SLOTS]]
+        # The last exercise is behind us: the check-in form asks its three questions next.
+        return [SlotSet("session_state", "checkin"), *[SlotSet(s, None) for s in CHECKIN_SLOTS], FollowupAction("checkin_form")]
     return [SlotSet("session_state", "none")]
 
 
@@ -52,7 +53,7 @@ def require_onboarding(dispatcher: CollectingDispatcher, tracker: Tracker) -> bo
 
 class ActionSessionStart(Action):
     def name(self) -> str:
-        return "action_session_start"
+        return "action_start_session"
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
         if not require_onboarding(dispatcher, tracker):
@@ -98,7 +99,7 @@ class ActionTooHard(Action):
             step = coaching.session_event(engine(), user_id(tracker), "too_hard", clock=clock())
             return utter_step(dispatcher, step)
         exercise = entity_values(tracker, "exercise") or [tracker.get_slot("last_exercise")]
-        if exercise[0] and kb().exercise(exercise[0]) is not None:
+        if exercise[0] and kb().get("exercise", exercise[0]) is not None:
             answer = answers.easier_answer(kb(), exercise[0])
             send(dispatcher, answer)
             return [SlotSet("last_exercise", answer.exercises[-1])]
@@ -116,7 +117,7 @@ class ActionTooEasy(Action):
             dispatcher.utter_message(text="Good sign. Tell me in the check-in; three easy sessions in a row move you up.")
             return utter_step(dispatcher, step)
         exercise = entity_values(tracker, "exercise") or [tracker.get_slot("last_exercise")]
-        if exercise[0] and kb().exercise(exercise[0]) is not None:
+        if exercise[0] and kb().get("exercise", exercise[0]) is not None:
             answer = answers.harder_answer(kb(), exercise[0])
             send(dispatcher, answer)
             return [SlotSet("last_exercise", answer.exercises[-1])]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 import traceback
 from pathlib import Path
@@ -15,7 +16,7 @@ from pathlib import Path
 import bot.settings  # noqa: F401  (environment for Rasa before anything imports it)
 from bot.errors import CoachError
 from bot.settings import Settings
-from knowledge.db import VAR_DIR
+from knowledge.db import PROJECT_ROOT, VAR_DIR
 
 log = logging.getLogger("bot")
 
@@ -149,6 +150,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # Rasa resolves config.yml's paths (the spaCy pipeline) against the working directory.
+    os.chdir(PROJECT_ROOT)
     settings = Settings.from_env()
     from bot.runtime import quiet_logs
 

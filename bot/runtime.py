@@ -19,6 +19,14 @@ def quiet_logs(level: str = "WARNING") -> None:
     for noisy in ("rasa", "tensorflow", "absl", "sanic", "apscheduler", "matplotlib", "httpx", "telegram", "asyncio"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
     logging.getLogger("rasa.core.tracker_store").setLevel(logging.ERROR)
+    # Rasa 3.6 also logs through structlog, whose default prints every level to stdout: that
+    # would corrupt `say`'s JSON lines and show debug chatter in `chat`.
+    import structlog
+
+    structlog.configure(
+        wrapper_class=structlog.make_filtering_bound_logger(max(logging.WARNING, logging.getLevelName(level))),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+    )
 
 
 @contextlib.asynccontextmanager

@@ -17,7 +17,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("SQLALCHEMY_SILENCE_UBER_WARNING", "1")
 
 MODELS_DIR = PROJECT_ROOT / "models"
-SPACY_PIPELINE_DIR = VAR_DIR / "spacy_kb"
+# config.yml names this path relative to the project root, so it does not follow COACH_VAR_DIR.
+SPACY_PIPELINE_DIR = PROJECT_ROOT / "var" / "spacy_kb"
 
 
 @dataclass(frozen=True)

@@ -51,7 +51,9 @@ class Answer:
 
 def dosage_line(dosage: Any) -> str:
     """"2 × 12 reps, tempo 2-1-2, rest 45 s" from a dosage view or dict."""
-    get = dosage.get if isinstance(dosage, dict) else lambda key: getattr(dosage, key, None)
+    from collections.abc import Mapping
+
+    get = dosage.get if isinstance(dosage, Mapping) else lambda key: getattr(dosage, key, None)
     per_side = " per side" if get("per_side") else ""
     if get("hold_seconds"):
         amount = f"{get('hold_seconds')} s hold{per_side}"
@@ -89,8 +91,8 @@ def cue_answer(kb: Any, cue_id: str) -> Answer:
     if cue.feels_like:
         text += f"\n\nWhen you get it right: {cue.feels_like}"
     choices = []
-    if cue.exercise_ids:
-        first = kb.exercise(cue.exercise_ids[0])
+    if cue.exercises:
+        first = kb.exercise(cue.exercises[0])
         choices.append(Choice(f"Practise it: {first.title.lower()}", "ask_howto", (("exercise", first.id),)))
         answer.exercises.append(first.id)
     answer.say(text, choices)
@@ -99,9 +101,9 @@ def cue_answer(kb: Any, cue_id: str) -> Answer:
 
 def howto_answer(kb: Any, exercise_id: str, lead: str = "") -> Answer:
     exercise = kb.exercise(exercise_id)
-    answer = Answer(exercises=[exercise.id], cues=list(exercise.cue_ids[:1]))
+    answer = Answer(exercises=[exercise.id], cues=list(exercise.cues[:1]))
     steps = "\n".join(f"{i}. {step}" for i, step in enumerate(exercise.steps, start=1))
-    key_cue = kb.cue(exercise.cue_ids[0]).say if exercise.cue_ids else ""
+    key_cue = kb.cue(exercise.cues[0]).say if exercise.cues else ""
     text = (lead + "\n\n" if lead else "") + f"{exercise.title} — {dosage_line(exercise.dosage)}\n{steps}"
     if key_cue:
         text += f"\n\nKey cue: {key_cue}"
