@@ -75,6 +75,17 @@ def send_refs(dispatcher: CollectingDispatcher, refs: dict[str, Any]) -> None:
         dispatcher.utter_message(json_message={"kb_refs": refs})
 
 
+CLASSIFIER = "KBItemClassifier"
+
+
+def classified(tracker: Tracker, entity: str) -> tuple[str | None, float]:
+    """The id KBItemClassifier gave for ``entity``, with its probability."""
+    for item in tracker.latest_message.get("entities", []) or []:
+        if item.get("entity") == entity and item.get("extractor") == CLASSIFIER:
+            return str(item.get("value")), float(item.get("confidence") or 0.0)
+    return None, 0.0
+
+
 def entity_values(tracker: Tracker, entity: str) -> list[str]:
     values: list[str] = []
     for item in tracker.latest_message.get("entities", []) or []:

@@ -8,23 +8,39 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import db_session, entity_values, kb, send, user_id, user_text
+from actions.common import classified, db_session, entity_values, kb, send, user_id, user_text
 from knowledge import answers
 
 DomainDict = dict[str, Any]
 
 
+# Probabilities above which the classifier's choice beats an exact name found in the message:
+# an exact name can be part of a longer description ("bridges with a band round my knees").
+CONFIDENT = 0.5
+PLAUSIBLE = 0.2
+
+
 def resolve(tracker: Tracker, kind: str) -> str | None:
-    """The id the user means: an extracted entity first, then a lookup of the words themselves."""
+    """The id the user means: a confident classifier answer, an exact name, a lookup of the words
+    themselves, and last a less confident classifier answer."""
     base = kb()
+    guess, probability = classified(tracker, kind)
+    if guess and probability >= CONFIDENT and base.get(kind, guess) is not None:
+        return guess
     for value in entity_values(tracker, kind):
+        if value == guess:
+            continue
         if base.get(kind, value) is not None:
             return value
         matches = base.find(value, kind=kind)
         if matches:
             return matches[0].id
     matches = base.find(user_text(tracker), kind=kind)
-    return matches[0].id if matches else None
+    if matches:
+        return matches[0].id
+    if guess and probability >= PLAUSIBLE and base.get(kind, guess) is not None:
+        return guess
+    return None
 
 
 def current_exercise(tracker: Tracker) -> str | None:
@@ -36,11 +52,14 @@ class ActionReportFault(Action):
         return "action_report_fault"
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
-        match = kb().closest_fault(user_text(tracker))
-        if match is None:
+        fault_id, probability = classified(tracker, "fault")
+        if not fault_id or probability < PLAUSIBLE or kb().get("fault", fault_id) is None:
+            match = kb().closest_fault(user_text(tracker))
+            fault_id = match.id if match else None
+        if fault_id is None:
             send(dispatcher, answers.unknown_item_answer("fault"))
             return []
-        answer = answers.fault_answer(kb(), match.id)
+        answer = answers.fault_answer(kb(), fault_id)
         send(dispatcher, answer)
         return [SlotSet("last_exercise", answer.exercises[0])] if answer.exercises else []
 

@@ -14,7 +14,9 @@ Nothing here is copied by hand; edit the content files and retrain.
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -23,6 +25,15 @@ import yaml
 from knowledge.db import PROJECT_ROOT
 
 GENERATED_DIR = PROJECT_ROOT / "data" / "generated"
+
+
+@dataclass(frozen=True)
+class Labelled:
+    """A training example that names the knowledge-base item it is about."""
+
+    text: str
+    key: str
+    value: str
 VOCABULARY_FILE = PROJECT_ROOT / "knowledge" / "content" / "vocabulary.yaml"
 
 # How people ask "why" about a cue and "how" about an exercise. {x} is the name they use.
@@ -92,9 +103,9 @@ def _examples_block(examples: Iterable[str]) -> str:
     return "".join(f"- {e}\n" for e in unique)
 
 
-def build_nlu(kb: Any) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+def build_nlu(kb: Any) -> tuple[dict[str, list[Any]], dict[str, list[str]]]:
     """Intent → examples, and synonym value → aliases, from a loaded knowledge base."""
-    intents: dict[str, list[str]] = {
+    intents: dict[str, list[Any]] = {
         "report_fault": [],
         "red_flag": [],
         "ask_why_cue": [],
@@ -106,9 +117,10 @@ def build_nlu(kb: Any) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
     synonyms: dict[str, list[str]] = {}
 
     for fault in kb.faults():
-        intents["report_fault"].extend(p.lower() for p in fault.phrasings)
+        # The fault id rides along as example metadata: KBItemClassifier learns from it.
+        intents["report_fault"].extend(Labelled(p.lower(), "fault", fault.id) for p in fault.phrasings)
     for flag in kb.red_flags():
-        intents["red_flag"].extend(p.lower() for p in flag.phrasings)
+        intents["red_flag"].extend(Labelled(p.lower(), "red_flag", flag.id) for p in flag.phrasings)
     for cue in kb.cues():
         names = _names(cue)
         synonyms[cue.id] = names
@@ -138,13 +150,24 @@ def build_nlu(kb: Any) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
     return intents, synonyms
 
 
-def render_nlu_yaml(intents: dict[str, list[str]], synonyms: dict[str, list[str]]) -> str:
+def render_nlu_yaml(intents: dict[str, list[Any]], synonyms: dict[str, list[str]]) -> str:
     out = [
         "# GENERATED from knowledge/content by bot/nlu_data.py — do not edit; edit the content and retrain.\n",
         'version: "3.1"\n',
         "nlu:\n",
     ]
     for intent, examples in intents.items():
+        if examples and isinstance(examples[0], Labelled):
+            out.append(f"- intent: {intent}\n  examples:\n")
+            seen: set[str] = set()
+            for example in examples:
+                text = _clean(example.text)
+                if text and text not in seen:
+                    seen.add(text)
+                    # JSON strings are valid YAML double-quoted scalars: safe for any text.
+                    out.append(f"  - text: {json.dumps(text, ensure_ascii=False)}\n")
+                    out.append(f"    metadata:\n      {example.key}: {example.value}\n")
+            continue
         out.append(f"- intent: {intent}\n  examples: |\n")
         out.extend("    " + line + "\n" for line in _examples_block(examples).splitlines())
     for value, aliases in sorted(synonyms.items()):
@@ -197,4 +220,7 @@ def generate(kb: Any, spacy_dir: Path) -> dict[str, int]:
     (GENERATED_DIR / "nlu_kb.yml").write_text(render_nlu_yaml(intents, synonyms), encoding="utf-8")
     spacy_dir.parent.mkdir(parents=True, exist_ok=True)
     build_spacy_pipeline(spacy_patterns(kb), spacy_dir)
-    return {intent: len(set(map(_clean, examples))) for intent, examples in intents.items()}
+    return {
+        intent: len({_clean(e.text if isinstance(e, Labelled) else e) for e in examples})
+        for intent, examples in intents.items()
+    }
