@@ -6,11 +6,12 @@ file, so an up-to-date model is found without training, and a stale one is never
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import bot.settings  # noqa: F401  (quiet Rasa before it is imported)
 from bot.errors import CoachError
@@ -84,6 +85,11 @@ def ensure_spacy_pipeline() -> None:
 
 def train(force: bool = False, progress: Callable[[str], None] = print) -> Path:
     """Train when stale (or ``force``); return the model path."""
+    with training_lock(progress):
+        return _train(force, progress)
+
+
+def _train(force: bool, progress: Callable[[str], None]) -> Path:
     progress("[1/3] Loading the knowledge base and generating training data…")
     counts = generate_training_data(progress)
     progress("      " + ", ".join(f"{k}: {v}" for k, v in counts.items()))
@@ -123,6 +129,27 @@ def model_for_run(progress: Callable[[str], None] = print) -> Path:
     """The up-to-date model, training first when the inputs changed."""
     path = current_model()
     if path is None:
-        path = train(progress=progress)
+        with training_lock(progress):
+            # Another process may have trained it while we waited for the lock.
+            path = current_model() or _train(False, progress)
     ensure_spacy_pipeline()
     return path
+
+
+@contextlib.contextmanager
+def training_lock(progress: Callable[[str], None] = print) -> Iterator[None]:
+    """One training at a time per project: two processes that find the model stale (two test
+    runs, the bot and a benchmark) must not train the same file side by side."""
+    import fcntl
+
+    MODELS_DIR.mkdir(parents=True, exist_ok=True)
+    with open(MODELS_DIR / ".training.lock", "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            progress("Another process is training the model; waiting for it…")
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -1,0 +1,144 @@
+"""A simulated four-week trainee through the REAL conversation (Rasa agent + action server +
+database) with a controlled clock: some missed days, a pain flare in week 3. The plan
+progresses, regresses on the flare, recovers, and the adherence figures match a hand count.
+
+The clock: the action server reads the current instant from the file named by
+``COACH_FAKE_NOW_FILE`` (see actions/common.py), which this test moves forward.
+"""
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import select
+
+from bot.action_server import ActionServer
+from knowledge.clock import FixedClock
+from knowledge.db import get_engine, session_factory
+from knowledge.trainee_models import ProgressionChange, Trainee
+
+pytestmark = pytest.mark.slow
+BERLIN = ZoneInfo("Europe/Berlin")
+USER = "four-weeks"
+
+
+class ConversationTrainee:
+    def __init__(self, coach, clock_file: Path) -> None:
+        self.coach = coach
+        self.clock_file = clock_file
+        self.seen: list[str] = []
+
+    def at(self, day: int, hour: int, minute: int = 0) -> None:
+        self.clock_file.write_text(datetime(2024, 3, day, hour, minute, tzinfo=BERLIN).isoformat())
+
+    async def say(self, text: str) -> list[str]:
+        turn = await self.coach.handle(USER, text)
+        texts = [r.text for r in turn.replies if r.text]
+        self.seen.extend(texts)
+        return texts
+
+    async def onboard(self) -> None:
+        self.at(4, 7, 0)
+        for message in ["/start", "/affirm", "/deny", '/inform{"goal": "back_relief"}', '/inform{"equipment": "none"}',
+                        '/inform{"experience": "beginner"}', '/inform{"pain": "2"}', '/inform{"time": "07:30"}']:
+            await self.say(message)
+        final = await self.say("Europe/Berlin")
+        assert any("You're set up" in t for t in final), final
+
+    async def morning(self, day: int, pain: int | None = None) -> list[str]:
+        self.at(day, 7, 30)
+        texts = await self.say("hi")
+        if pain is not None:
+            texts += await self.say("/inform" + json.dumps({"pain": str(pain)}))
+        return texts
+
+    async def train(self, day: int, pain: int, glute: int, effort: str = "about_right", hurt_first: bool = False) -> list[str]:
+        self.at(day, 18)
+        texts = await self.say("/start_session")
+        steps = 0
+        while not any("Check-in" in t for t in texts):
+            steps += 1
+            assert steps <= 6, texts
+            texts = await self.say("/report_pain" if hurt_first and steps == 1 else "/session_done")
+        await self.say(f'/inform{{"pain": "{pain}"}}')
+        await self.say(f'/inform{{"pain": "{glute}"}}')
+        return await self.say(f'/inform{{"effort": "{effort}"}}')
+
+
+async def test_four_weeks_through_the_conversation(trained_model: Path, database_url: str, tmp_path: Path) -> None:
+    from bot.rasa_bridge import RasaCoach
+    from bot.training import prepare_knowledge
+    from knowledge import coaching
+
+    prepare_knowledge(lambda _m: None)
+    clock_file = tmp_path / "now.txt"
+    with ActionServer(env={"COACH_FAKE_NOW_FILE": str(clock_file), "DATABASE_URL": database_url}) as server:
+        coach = RasaCoach.load(trained_model, server.url, database_url)
+        t = ConversationTrainee(coach, clock_file)
+        await t.onboard()
+        # Week 1: good sessions on the 4th-6th, the 7th and 8th missed, back on the 9th.
+        await t.train(4, 2, 7)
+        for day in (5, 6):
+            await t.morning(day, 1)
+            await t.train(day, 2, 7)
+        missed_question = await t.morning(9)
+        await t.train(9, 2, 7)
+        # Week 2: good sessions every day.
+        for day in range(10, 18):
+            await t.morning(day, 1)
+            await t.train(day, 2, 7)
+        # Week 3: a flare — pain 4, worse next morning, pain 6 and "it hurts", then three days off.
+        await t.morning(18, 1)
+        await t.train(18, 4, 6)
+        await t.morning(19, 4)
+        flare_reply = await t.train(19, 6, 6, hurt_first=True)
+        await t.morning(20, 6)
+        await t.train(20, 3, 6)
+        after_gap = await t.morning(24)
+        await t.train(24, 2, 7)
+        # Week 4: good sessions again.
+        for day in range(25, 32):
+            await t.morning(day, 1)
+            await t.train(day, 2, 6)
+
+    # What the trainee was told about the missed days and the flare.
+    assert any("missed" in m.lower() or "got in the way" in m.lower() for m in missed_question), missed_question
+    assert any("5-minute" in m or "5 minute" in m or "short" in m.lower() for m in after_gap), after_gap
+    assert flare_reply, "the check-in after the flare said nothing"
+
+    engine = get_engine(database_url)
+    with session_factory(engine)() as db:
+        changes = [
+            (ch.local_date.day, ch.kind, ch.rule_id)
+            for ch in db.execute(
+                select(ProgressionChange).where(ProgressionChange.user_id == USER).order_by(ProgressionChange.id)
+            ).scalars()
+        ]
+        trainee = db.get(Trainee, USER)
+        assert trainee is not None and trainee.timezone == "Europe/Berlin"
+    kinds_by_day: dict[int, set[str]] = {}
+    for day, kind, _rule in changes:
+        kinds_by_day.setdefault(day, set()).add(kind)
+    progress_days = sorted(d for d, kinds in kinds_by_day.items() if "progress" in kinds)
+    regress_days = sorted(d for d, kinds in kinds_by_day.items() if "regress" in kinds)
+    deload_days = sorted(d for d, kinds in kinds_by_day.items() if "deload" in kinds)
+    assert progress_days and progress_days[0] < 18, changes  # progressed before the flare
+    assert regress_days and 18 <= regress_days[0] <= 20, changes  # regressed on the flare
+    assert deload_days == [24], changes  # three missed days (21st-23rd)
+    assert any(d >= 25 for d in progress_days), changes  # recovered
+    rule_ids = {rule for _d, _k, rule in changes}
+    assert "regress_next_morning" in rule_ids and "regress_pain_during" in rule_ids
+
+    # Adherence against a hand count: done on 4-6, 9-20 and 24-31 → 3 + 12 + 8 = 23 days.
+    summary = coaching.progress_summary(engine, USER, clock=FixedClock(datetime(2024, 3, 31, 21, 0, tzinfo=BERLIN)))
+    report = summary.report
+    done = [p.local_date for p in summary.series if p.done]
+    expected = [date(2024, 3, d) for d in (*range(4, 7), *range(9, 21), *range(24, 32))]
+    assert done == expected
+    assert report.streak == 8  # 24th-31st
+    assert (report.week_done, report.week_planned) == (7, 7)  # Mon 25th - Sun 31st
+    assert report.completion_7 == pytest.approx(100.0)
+    assert report.completion_28 == pytest.approx(100 * 23 / 28)
