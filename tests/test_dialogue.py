@@ -24,7 +24,14 @@ def test_training_data_validates_without_warnings(trained_model: Path) -> None:
     result = rasa("data", "validate", "--fail-on-warnings", "--data", "data", "--domain", "domain.yml", "--config", "config.yml")
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-4000:]
-    assert "UserWarning" not in output, output[-4000:]
+    # Rasa 3.6 warns "Slot auto-fill has been removed" for every domain that has slots, whatever
+    # they contain (rasa/shared/core/domain.py calls validate_slot_mappings unconditionally), so that
+    # one line says nothing about our data. Every other warning does.
+    warnings = [
+        line for line in output.splitlines()
+        if "UserWarning" in line and "Slot auto-fill has been removed" not in line
+    ]
+    assert not warnings, "\n".join(warnings[:20])
 
 
 def test_test_stories_pass_without_prediction_errors(trained_model: Path, tmp_path: Path) -> None:
