@@ -131,3 +131,20 @@ async def test_conversation_survives_a_restart(trained_model: Path, database_url
         assert follow_up.intent["name"] == "ask_easier"
         assert follow_up.refs["exercises"], follow_up
         assert follow_up.refs["exercises"][0] != "glute_bridge" or "easiest" in follow_up.replies[0].text
+
+
+def test_run_without_a_token_opens_a_terminal_conversation_that_answers_hi(trained_model: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "TELEGRAM_BOT_TOKEN"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "bot", "run", "--user", "chat-test"],
+        input="hi\n/quit\n", capture_output=True, text=True, env=env, timeout=600,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "TELEGRAM_BOT_TOKEN is not set" in proc.stderr
+    reply = proc.stdout.split("coach>", 1)[1]
+    assert "glute coach" in reply.lower() and "[1] Get started" in reply
