@@ -68,8 +68,10 @@ def session_factory(engine: Engine) -> sessionmaker:
 
 
 def create_all(engine: Engine) -> None:
-    """Create every table of the project's own models (idempotent)."""
-    # Importing the model modules registers their tables on Base.metadata.
-    import knowledge.models  # noqa: F401
+    """Bring the project's own tables to the current schema (idempotent; cheap when up to date).
 
-    Base.metadata.create_all(engine)
+    The one entry point for every process: it applies the Alembic migrations in
+    ``knowledge/migrations`` (see :mod:`knowledge.migrate`), never ``metadata.create_all``."""
+    from knowledge.migrate import upgrade
+
+    upgrade(engine)

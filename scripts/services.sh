@@ -2,12 +2,15 @@
 # Local services for tests and development. Idempotent: running a subcommand twice is harmless.
 #
 #   scripts/services.sh postgres   ensure a PostgreSQL server answers; prints `export DATABASE_URL_PG=...`
-#   scripts/services.sh stop       stop what this script started
+#   scripts/services.sh redis      ensure a Redis server answers; prints `export REDIS_URL=...`
+#   scripts/services.sh stop       stop what this script started (both)
 #   scripts/services.sh status     say what is running
 #
-# Typical use:  eval "$(scripts/services.sh postgres)"
-# Only the export line goes to stdout; progress goes to stderr.
-# Adding a service (Redis, later): write ensure_<name> and stop_<name>, add them to the case below.
+# Typical use:  eval "$(scripts/services.sh postgres)"; eval "$(scripts/services.sh redis)"
+# Only the export lines go to stdout; progress goes to stderr. Missing servers are installed from
+# Debian packages when running as root (apt-get update first), and run as local processes with
+# their data under var/ -- never the system services.
+# Adding a service: write ensure_<name>, stop_<name> and status_<name>, add them to the case below.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -123,11 +126,87 @@ status_postgres() {
   if pg_answers "$PG_URL"; then log "postgres: up at $PG_URL"; else log "postgres: down"; fi
 }
 
+# --- Redis ------------------------------------------------------------------------------------
+
+REDIS_PORT="${REDIS_PORT:-56379}"
+REDIS_HOST=127.0.0.1
+REDIS_URL_LOCAL="redis://$REDIS_HOST:$REDIS_PORT/0"
+REDIS_DIR="$VAR/redis"
+
+redis_answers() { # $1: a URL
+  command -v redis-cli >/dev/null 2>&1 || return 1
+  [[ "$(redis-cli -u "$1" ping 2>/dev/null)" == "PONG" ]]
+}
+
+install_redis() {
+  if command -v redis-server >/dev/null 2>&1 && command -v redis-cli >/dev/null 2>&1; then return 0; fi
+  if [[ $EUID -ne 0 ]]; then log "Redis is not installed and installing needs root (apt-get install redis-server)"; exit 1; fi
+  log "installing Redis from Debian packages"
+  apt-get update >&2
+  # policy-rc.d keeps the package's own system service from starting: we run our own instance.
+  local policy=/usr/sbin/policy-rc.d created_policy=0
+  if [[ ! -e $policy ]]; then printf '#!/bin/sh\nexit 101\n' >$policy; chmod +x $policy; created_policy=1; fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends redis-server >&2 || {
+    [[ $created_policy -eq 1 ]] && rm -f $policy; exit 1; }
+  [[ $created_policy -eq 1 ]] && rm -f $policy
+  return 0
+}
+
+ensure_redis() {
+  if [[ -n "${REDIS_URL:-}" ]] && redis_answers "$REDIS_URL"; then
+    log "REDIS_URL already answers"
+    echo "export REDIS_URL=$REDIS_URL"
+    return 0
+  fi
+  if redis_answers "$REDIS_URL_LOCAL"; then
+    echo "export REDIS_URL=$REDIS_URL_LOCAL"
+    return 0
+  fi
+  install_redis
+  mkdir -p "$REDIS_DIR"
+  log "starting Redis on $REDIS_HOST:$REDIS_PORT (data in $REDIS_DIR)"
+  # No persistence: the lock store holds only short-lived locks. Runs as the calling user.
+  redis-server --bind "$REDIS_HOST" --port "$REDIS_PORT" --daemonize yes \
+    --pidfile "$REDIS_DIR/redis.pid" --logfile "$REDIS_DIR/redis.log" --dir "$REDIS_DIR" \
+    --save "" --appendonly no --protected-mode yes >&2
+  local i
+  for i in $(seq 1 100); do
+    redis_answers "$REDIS_URL_LOCAL" && break
+    sleep 0.1
+  done
+  redis_answers "$REDIS_URL_LOCAL" || { log "Redis started but does not answer at $REDIS_URL_LOCAL; see $REDIS_DIR/redis.log"; exit 1; }
+  echo "$REDIS_DIR" >"/tmp/coach-redis-$REDIS_PORT.dir"
+  echo "export REDIS_URL=$REDIS_URL_LOCAL"
+}
+
+stop_redis() {
+  [[ -s "/tmp/coach-redis-$REDIS_PORT.dir" ]] || return 0  # nothing started here
+  local dir pid
+  dir="$(cat "/tmp/coach-redis-$REDIS_PORT.dir")"
+  pid="$(cat "$dir/redis.pid" 2>/dev/null || true)"
+  if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then
+    if command -v redis-cli >/dev/null 2>&1; then
+      redis-cli -h "$REDIS_HOST" -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || kill "$pid"
+    else
+      kill "$pid"
+    fi
+    local i
+    for i in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    log "Redis stopped"
+  fi
+  rm -f "/tmp/coach-redis-$REDIS_PORT.dir"
+}
+
+status_redis() {
+  if redis_answers "$REDIS_URL_LOCAL"; then log "redis: up at $REDIS_URL_LOCAL"; else log "redis: down"; fi
+}
+
 # --- dispatch ----------------------------------------------------------------------------------
 
 case "${1:-}" in
   postgres) ensure_postgres ;;
-  stop) stop_postgres ;;
-  status) status_postgres ;;
-  *) echo "usage: $0 {postgres|stop|status}" >&2; exit 2 ;;
+  redis) ensure_redis ;;
+  stop) stop_postgres; stop_redis ;;
+  status) status_postgres; status_redis ;;
+  *) echo "usage: $0 {postgres|redis|stop|status}" >&2; exit 2 ;;
 esac
