@@ -7,9 +7,11 @@ Each turn must come back without an exception and with at least one reply that h
 afterwards every user's data must still read: /export, the progress summary, the knowledge
 base and the Rasa tracker.
 
-Checked to fail: with a coach whose handle() raises on a control character (a stand-in for a
-crash) the first property fails with the falsifying message; with a row written whose
-timezone is "Mars/Olympus" the progress read at the end fails (knowledge.clock.zone raising).
+The coach is the bare RasaCoach (not bot.resilience.ResilientCoach, whose apology would hide a
+crash). Checked to fail: a coach whose handle() raises on one input makes hypothesis report it
+as the falsifying example; a trainees row written with equipment '{{not json' (a stored value
+that breaks later reads) makes test_afterwards_every_read_still_works fail in export_user
+(JSONDecodeError).
 """
 from __future__ import annotations
 

@@ -358,6 +358,10 @@ def _alive(pid: int) -> bool:
 def killed_say(trained_model: Path) -> Iterator[dict[str, Any]]:
     """``python -m bot say`` answers one message, gets a second, and is killed with SIGKILL
     while on it; a new ``say`` process then continues the same conversation."""
+    from bot.training import current_model
+
+    if current_model() is None:  # `say` would train a model: never from a test
+        pytest.skip("the model is stale; retrain first")
     user = f"fault-kill-{os.getpid()}"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(
@@ -586,7 +590,7 @@ async def test_telegram_slow_answer_does_not_block_other_chats(fake_telegram: Fa
         started = time.monotonic()
         fake_telegram.inject_text(CHAT + 1, "quick one")
         await fake_telegram.wait_for(lambda: fake_telegram.texts_to(CHAT + 1), timeout=10)
-        assert time.monotonic() - started < 3
+        assert time.monotonic() - started < 2
         await fake_telegram.wait_for(lambda: fake_telegram.texts_to(CHAT), timeout=20)
 
 
