@@ -40,12 +40,12 @@ def redis_url_or_skip() -> str:
     return url
 
 
-@pytest.fixture()
+@pytest.fixture(scope="module")
 def redis_url() -> str:
     return redis_url_or_skip()
 
 
-@pytest.fixture()
+@pytest.fixture(scope="module")
 def action_server_url(database_url: str):
     from bot.action_server import ActionServer
     from bot.training import prepare_knowledge
@@ -55,11 +55,26 @@ def action_server_url(database_url: str):
         yield server.url
 
 
-def two_bot_processes(model: Path, action_server_url: str, database_url: str, redis_url: str) -> tuple[Any, Any]:
-    from bot.rasa_bridge import RasaCoach
+@pytest.fixture(scope="module")
+def two_bot_processes(trained_model: Path, action_server_url: str, database_url: str, redis_url: str) -> tuple[Any, Any]:
+    """Two coaches that share only Redis and the database, as two bot processes do.
 
-    first = RasaCoach.load(model, action_server_url, database_url, redis_url=redis_url)
-    second = RasaCoach.load(model, action_server_url, database_url, redis_url=redis_url)
+    Loading a model takes a minute on a busy machine, so the second one reuses the first one's
+    loaded model (the graph: read-only at prediction time) and gets everything that holds
+    state of its own: a lock store (``lock_store_for``, its own Redis connection), a tracker
+    store (its own engine) and the agent and processor objects around them."""
+    import copy
+
+    from bot.rasa_bridge import RasaCoach, lock_store_for, tracker_store_for
+
+    first = RasaCoach.load(trained_model, action_server_url, database_url, redis_url=redis_url)
+    agent = copy.copy(first.agent)
+    agent.lock_store = lock_store_for(redis_url)
+    agent.tracker_store = tracker_store_for(database_url, domain=first.agent.domain)
+    agent.processor = copy.copy(first.agent.processor)
+    agent.processor.lock_store = agent.lock_store
+    agent.processor.tracker_store = agent.tracker_store
+    second = RasaCoach(agent, first.chart_dir)
     return first, second
 
 
@@ -77,13 +92,16 @@ def conversation(tracker: Any) -> list[tuple[str, str]]:
 
 
 async def test_both_processes_use_redis_and_concurrent_messages_never_interleave(
-    trained_model: Path, action_server_url: str, database_url: str, redis_url: str
+    two_bot_processes: tuple[Any, Any]
 ) -> None:
     from rasa.core.lock_store import RedisLockStore
 
-    first, second = two_bot_processes(trained_model, action_server_url, database_url, redis_url)
+    first, second = two_bot_processes
     assert isinstance(first.agent.lock_store, RedisLockStore)
+    assert isinstance(second.agent.lock_store, RedisLockStore)
     assert first.agent.lock_store is not second.agent.lock_store
+    assert first.agent.lock_store.red is not second.agent.lock_store.red
+    assert first.agent.processor.tracker_store is not second.agent.processor.tracker_store
     user = f"lock-{uuid.uuid4().hex[:12]}"
     messages = [
         "how do i do a glute bridge",
@@ -110,11 +128,11 @@ async def test_both_processes_use_redis_and_concurrent_messages_never_interleave
 
 
 async def test_a_conversation_locked_by_another_process_waits_for_it(
-    trained_model: Path, action_server_url: str, database_url: str, redis_url: str
+    two_bot_processes: tuple[Any, Any], redis_url: str
 ) -> None:
     from bot.rasa_bridge import lock_store_for
 
-    first, second = two_bot_processes(trained_model, action_server_url, database_url, redis_url)
+    first, second = two_bot_processes
     user = f"lock-{uuid.uuid4().hex[:12]}"
     await first.handle(user, "hello")
     stored_before = len((await first.agent.tracker_store.retrieve(user)).events)
