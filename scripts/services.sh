@@ -167,33 +167,31 @@ ensure_redis() {
   log "starting Redis on $REDIS_HOST:$REDIS_PORT (data in $REDIS_DIR)"
   # No persistence: the lock store holds only short-lived locks. Runs as the calling user.
   redis-server --bind "$REDIS_HOST" --port "$REDIS_PORT" --daemonize yes \
-    --pidfile "$REDIS_DIR/redis.pid" --logfile "$REDIS_DIR/redis.log" --dir "$REDIS_DIR" \
+    --pidfile "$REDIS_DIR/redis-$REDIS_PORT.pid" --logfile "$REDIS_DIR/redis-$REDIS_PORT.log" --dir "$REDIS_DIR" \
     --save "" --appendonly no --protected-mode yes >&2
   local i
   for i in $(seq 1 100); do
     redis_answers "$REDIS_URL_LOCAL" && break
     sleep 0.1
   done
-  redis_answers "$REDIS_URL_LOCAL" || { log "Redis started but does not answer at $REDIS_URL_LOCAL; see $REDIS_DIR/redis.log"; exit 1; }
+  redis_answers "$REDIS_URL_LOCAL" || { log "Redis started but does not answer at $REDIS_URL_LOCAL; see $REDIS_DIR/redis-$REDIS_PORT.log"; exit 1; }
   echo "$REDIS_DIR" >"/tmp/coach-redis-$REDIS_PORT.dir"
   echo "export REDIS_URL=$REDIS_URL_LOCAL"
 }
 
 stop_redis() {
   [[ -s "/tmp/coach-redis-$REDIS_PORT.dir" ]] || return 0  # nothing started here
-  local dir pid
+  local dir pid i
   dir="$(cat "/tmp/coach-redis-$REDIS_PORT.dir")"
-  pid="$(cat "$dir/redis.pid" 2>/dev/null || true)"
-  if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then
-    if command -v redis-cli >/dev/null 2>&1; then
-      redis-cli -h "$REDIS_HOST" -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || kill "$pid"
-    else
-      kill "$pid"
-    fi
-    local i
-    for i in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    log "Redis stopped"
+  pid="$(cat "$dir/redis-$REDIS_PORT.pid" 2>/dev/null || true)"
+  if redis_answers "$REDIS_URL_LOCAL"; then
+    redis-cli -h "$REDIS_HOST" -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || true
   fi
+  if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then
+    for i in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -0 "$pid" 2>/dev/null && kill "$pid"
+  fi
+  redis_answers "$REDIS_URL_LOCAL" || log "Redis stopped"
   rm -f "/tmp/coach-redis-$REDIS_PORT.dir"
 }
 
