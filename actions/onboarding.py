@@ -8,6 +8,7 @@ from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.forms import answers_only
 from actions.common import clock, engine, kb, send, user_id
 from actions.daily import daily_check
 from knowledge import answers, coaching, parsing
@@ -66,30 +67,35 @@ class ValidateOnboardingForm(FormValidationAction):
         dispatcher.utter_message(text=str(error))
         return {slot: None}
 
+    @answers_only("goal")
     def validate_goal(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
         text = " ".join(str(value or "").split())[:200]
         if not text:
             return {"goal": None}
         return {"goal": GOALS.get(text, text)}
 
+    @answers_only("equipment")
     def validate_equipment(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
         try:
             return {"equipment": " ".join(parsing.parse_equipment(str(value)))}
         except parsing.ParseError as exc:
             return self._invalid(dispatcher, "equipment", exc)
 
+    @answers_only("experience")
     def validate_experience(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
         try:
             return {"experience": parsing.parse_experience(str(value))}
         except parsing.ParseError as exc:
             return self._invalid(dispatcher, "experience", exc)
 
+    @answers_only("current_pain")
     def validate_current_pain(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
         try:
             return {"current_pain": str(parsing.parse_score(str(value), "your pain"))}
         except parsing.ParseError as exc:
             return self._invalid(dispatcher, "current_pain", exc)
 
+    @answers_only("reminder_time")
     def validate_reminder_time(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
         text = str(value or "").strip().lower()
         if text in ("none", "no", "off", "no reminders", "never", "/deny"):
@@ -99,6 +105,7 @@ class ValidateOnboardingForm(FormValidationAction):
         except parsing.ParseError as exc:
             return self._invalid(dispatcher, "reminder_time", exc)
 
+    @answers_only("timezone")
     def validate_timezone(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
         try:
             return {"timezone": parsing.parse_timezone(str(value))}

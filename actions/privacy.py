@@ -22,7 +22,8 @@ class ActionExport(Action):
         data = export_user(engine(), user)
         dispatcher.utter_message(text="Here is everything I have stored about you, as a JSON file.")
         dispatcher.utter_message(
-            json_message={"document": {"name": f"coach-export-{user}.json", "content": {"user": user, "tables": data}},
+            json_message={"document": {"name": f"coach-export-{user}.json", "content": {"user": user, "tables": data},
+                                       "include_conversation": True},
                           "caption": "Your data"}
         )
         return []

@@ -8,6 +8,7 @@ from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.forms import answers_only
 from actions.common import clock, db_session, engine, entity_values, kb, send, send_refs, user_id, user_text
 from actions.daily import daily_check
 from knowledge import answers, coaching, parsing, reminders
@@ -178,12 +179,15 @@ class ValidateCheckinForm(FormValidationAction):
             dispatcher.utter_message(text=str(exc))
             return {slot: None}
 
+    @answers_only("checkin_pain")
     def validate_checkin_pain(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
         return self._score("checkin_pain", "your pain", value, dispatcher)
 
+    @answers_only("checkin_glute_feel")
     def validate_checkin_glute_feel(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
         return self._score("checkin_glute_feel", "how much you felt your glutes", value, dispatcher)
 
+    @answers_only("checkin_effort")
     def validate_checkin_effort(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
         try:
             return {"checkin_effort": parsing.parse_effort(str(value))}

@@ -23,6 +23,17 @@ from knowledge.db import PROJECT_ROOT, VAR_DIR
 log = logging.getLogger(__name__)
 
 
+def _die_with_parent() -> None:
+    """Runs in the child before exec: ask Linux for SIGTERM when the parent process dies."""
+    import ctypes
+
+    PR_SET_PDEATHSIG = 1
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except OSError:  # not Linux: the bot's own stop() still ends the server on a normal exit
+        pass
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -64,6 +75,8 @@ class ActionServer:
             stdout=log_file,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            # If the bot dies without stopping us (SIGKILL), the kernel ends the action server too.
+            preexec_fn=_die_with_parent,
         )
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:

@@ -155,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings.from_env()
     from bot.runtime import quiet_logs
 
-    quiet_logs(settings.log_level)
+    quiet_logs(settings.log_level, token=settings.telegram_token)
     try:
         return args.func(args, settings)
     except CoachError as exc:

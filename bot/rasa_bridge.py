@@ -60,6 +60,12 @@ def lock_store_for(redis_url: str | None) -> Any:
     )
 
 
+def structlog_configured() -> bool:
+    import structlog
+
+    return structlog.is_configured()
+
+
 def merge_refs(refs: dict[str, Any], extra: dict[str, Any]) -> None:
     for kind in REF_KINDS:
         for item in extra.get(kind, []) or []:
@@ -69,6 +75,16 @@ def merge_refs(refs: dict[str, Any], extra: dict[str, Any]) -> None:
         refs["red_flag"] = True
         if extra.get("red_flag_id"):
             refs["red_flag_id"] = extra["red_flag_id"]
+
+
+def quiet_structlog(level: int = logging.WARNING) -> None:
+    """Rasa 3.6 logs through structlog, whose default prints every level to stdout."""
+    import structlog
+
+    structlog.configure(
+        wrapper_class=structlog.make_filtering_bound_logger(level),
+        logger_factory=structlog.PrintLoggerFactory(file=__import__("sys").stderr),
+    )
 
 
 class RasaCoach:
@@ -93,6 +109,8 @@ class RasaCoach:
 
         from knowledge.db import VAR_DIR
 
+        if not structlog_configured():
+            quiet_structlog()
         agent = Agent.load(
             model_path,
             action_endpoint=EndpointConfig(url=action_server_url, timeout=action_timeout_s),
@@ -102,6 +120,14 @@ class RasaCoach:
         return cls(agent, chart_dir or VAR_DIR / "charts")
 
     async def handle(self, user: str, text: str, metadata: dict[str, Any] | None = None) -> Turn:
+        from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+
+        from bot.logging_setup import correlation
+
+        with correlation(user=user):
+            return await self._handle(user, text, metadata)
+
+    async def _handle(self, user: str, text: str, metadata: dict[str, Any] | None) -> Turn:
         from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 
         output = CollectingOutputChannel()
@@ -123,7 +149,7 @@ class RasaCoach:
             {k: e.get(k) for k in ("entity", "value", "start", "end", "extractor") if k in e}
             for e in parse.get("entities", [])
         ]
-        self._collect(output.messages, turn)
+        self._collect(output.messages, turn, tracker)
         if getattr(turn, "delete_conversation", False):
             await self.delete_conversation(user)
         return turn
@@ -139,8 +165,12 @@ class RasaCoach:
         async with self.agent.lock_store.lock(user):
             with engine.begin() as conn:
                 conn.execute(sql("DELETE FROM events WHERE sender_id = :sender"), {"sender": user})
+        # Files written for this person (charts, exports) go too.
+        safe = _safe_name(user)
+        for path in (self.chart_dir / f"progress-{safe}.png", self.chart_dir / _safe_name(f"coach-export-{user}.json")):
+            path.unlink(missing_ok=True)
 
-    def _collect(self, messages: list[dict[str, Any]], turn: Turn) -> None:
+    def _collect(self, messages: list[dict[str, Any]], turn: Turn, tracker: Any = None) -> None:
         for message in messages:
             custom = message.get("custom")
             if isinstance(custom, dict) and custom.get("delete_conversation"):
@@ -152,7 +182,12 @@ class RasaCoach:
                 if "chart" in custom:
                     turn.replies.append(Reply(text=custom.get("caption", ""), image=self._render_chart(turn.user, custom["chart"])))
                 if "document" in custom:
-                    turn.replies.append(Reply(text=custom.get("caption", ""), document=self._write_document(turn.user, custom["document"])))
+                    document = dict(custom["document"])
+                    if document.get("include_conversation") and tracker is not None:
+                        # The action server cannot see Rasa's tracker; the person's messages and
+                        # the bot's answers are theirs too, so the bot adds them here.
+                        document["content"] = {**document["content"], "conversation": conversation_of(tracker)}
+                    turn.replies.append(Reply(text=custom.get("caption", ""), document=self._write_document(turn.user, document)))
                 continue
             buttons = [Button(b.get("title", ""), b.get("payload", "")) for b in message.get("buttons") or []]
             reply = Reply(text=message.get("text") or "", buttons=buttons, image=message.get("image"))
@@ -182,6 +217,22 @@ class RasaCoach:
         path = self.chart_dir / name
         path.write_text(json.dumps(document.get("content"), indent=2, ensure_ascii=False), encoding="utf-8")
         return str(path)
+
+
+def conversation_of(tracker: Any) -> list[dict[str, Any]]:
+    """The person's messages and the bot's answers, oldest first, as plain data."""
+    from datetime import datetime, timezone
+
+    lines: list[dict[str, Any]] = []
+    for event in tracker.events:
+        kind = getattr(event, "type_name", "")
+        if kind in ("user", "bot") and getattr(event, "text", None):
+            lines.append({
+                "from": "you" if kind == "user" else "coach",
+                "at": datetime.fromtimestamp(event.timestamp, timezone.utc).isoformat(),
+                "text": event.text,
+            })
+    return lines
 
 
 def _safe_name(value: str) -> str:

@@ -13,20 +13,17 @@ from bot.settings import Settings
 log = logging.getLogger(__name__)
 
 
-def quiet_logs(level: str = "WARNING") -> None:
-    """Our logs at the chosen level; Rasa's and TensorFlow's chatter only when it matters."""
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    for noisy in ("rasa", "tensorflow", "absl", "sanic", "apscheduler", "matplotlib", "httpx", "telegram", "asyncio"):
-        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
+def quiet_logs(level: str = "WARNING", token: str | None = None) -> None:
+    """Structured (JSON-lines) logs at the chosen level with the token redacted; Rasa's,
+    TensorFlow's and the HTTP libraries' chatter only when it matters."""
+    from bot import logging_setup
+    from bot.rasa_bridge import quiet_structlog
+
+    logging_setup.configure(level, token=token)
     logging.getLogger("rasa.core.tracker_store").setLevel(logging.ERROR)
     # Rasa 3.6 also logs through structlog, whose default prints every level to stdout: that
     # would corrupt `say`'s JSON lines and show debug chatter in `chat`.
-    import structlog
-
-    structlog.configure(
-        wrapper_class=structlog.make_filtering_bound_logger(max(logging.WARNING, logging.getLevelName(level))),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
-    )
+    quiet_structlog(max(logging.WARNING, logging.getLevelName(level)))
 
 
 @contextlib.asynccontextmanager
@@ -48,6 +45,8 @@ async def coach_session(
         server.start()
         url = server.url
     try:
+        from bot.resilience import ResilientCoach
+
         coach = RasaCoach.load(
             model,
             action_server_url=url,
@@ -55,7 +54,8 @@ async def coach_session(
             redis_url=settings.redis_url,
             action_timeout_s=settings.action_timeout_s,
         )
-        yield coach
+        # Timeouts, an action server that is down, a database that blinks: an apology, never a crash.
+        yield ResilientCoach(coach, action_timeout_s=settings.action_timeout_s)
     finally:
         if server is not None:
             server.stop()

@@ -255,6 +255,34 @@ def command_handler(spec: CommandSpec) -> CommandHandler:
     return CommandHandler(spec.command, on_command, filters=filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE)
 
 
+ADMINS_KEY = "admin_ids"
+SESSIONS_KEY = "sessions"
+
+
+async def on_stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/stats for ADMIN_IDS: aggregate counts only. Anyone else sees the unknown-command answer,
+    so the command's existence is not advertised."""
+    import asyncio
+    from datetime import datetime, timezone
+
+    from knowledge.stats import operator_stats
+
+    message = update.effective_message
+    user = update.effective_user
+    admins: frozenset[str] = context.bot_data.get(ADMINS_KEY, frozenset())
+    sessions = context.bot_data.get(SESSIONS_KEY)
+    if message is None or user is None or str(user.id) not in admins or sessions is None:
+        if message is not None:
+            await message.reply_text(UNKNOWN_COMMAND)
+        return
+
+    def count() -> str:
+        with sessions() as session:
+            return operator_stats(session, datetime.now(timezone.utc)).text()
+
+    await message.reply_text(await asyncio.to_thread(count))
+
+
 async def on_unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if update.effective_message:
         await update.effective_message.reply_text(UNKNOWN_COMMAND)
@@ -349,6 +377,7 @@ def build_application(
     coach_timeout_s: float = 60.0,
     rate_limiter: AIORateLimiter | None = None,
     with_updater: bool = True,
+    admin_ids: frozenset[str] = frozenset(),
 ) -> Application:
     """The PTB application. ``base_url`` follows PTB: the token is appended to it
     (``http://host:port/bot`` → ``http://host:port/bot<token>/getMe``). With ``sessions``, the
@@ -378,9 +407,14 @@ def build_application(
             app.bot, sessions, clock=reminder_clock, text_for=reminder_text, interval=reminder_interval_s
         )
 
+    app.bot_data[ADMINS_KEY] = admin_ids
+    app.bot_data[SESSIONS_KEY] = sessions
+
     private_message = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
     for spec in COMMANDS:
         app.add_handler(command_handler(spec))
+    # Not in the command menu: only the operator's ids get an answer.
+    app.add_handler(CommandHandler("stats", on_stats, filters=private_message))
     app.add_handler(MessageHandler(private_message & filters.COMMAND, on_unknown_command))
     app.add_handler(MessageHandler(private_message & filters.TEXT, on_text))
     app.add_handler(MessageHandler(private_message, on_non_text))

@@ -277,6 +277,7 @@ async def _serve(
             reminder_text=reminder_text_for(sessions, clock),
             reminder_interval_s=interval,
             reminder_clock=clock,
+            admin_ids=settings.admin_ids,
         )
         if stop.is_set():  # a signal while the model loaded
             return 0

@@ -5,6 +5,8 @@ Rendering (:func:`render_reply`) is pure; :func:`send_turn` does the sending.
 """
 from __future__ import annotations
 
+from typing import Any
+
 import hashlib
 import logging
 from collections import OrderedDict
@@ -150,11 +152,35 @@ def render_turn(turn: Turn, payloads: CallbackPayloads) -> list[OutgoingMessage]
     return [message for reply in turn.replies for message in render_reply(reply, payloads)]
 
 
+SEND_ATTEMPTS = 3
+SEND_BACKOFF_S = 0.5
+
+
+async def _with_retry(send: Any) -> Message:
+    """Telegram's 5xx answers and timeouts are passing: try again with backoff, so a reply is
+    not lost to one bad moment. 4xx answers (bad request, blocked) are final and not retried;
+    429 is handled by the rate limiter, which waits as Telegram asks."""
+    import asyncio
+
+    from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter
+
+    for attempt in range(1, SEND_ATTEMPTS + 1):
+        try:
+            return await send()
+        except (BadRequest, Forbidden, RetryAfter):
+            raise
+        except NetworkError:  # includes TimedOut and 5xx answers
+            if attempt == SEND_ATTEMPTS:
+                raise
+            await asyncio.sleep(SEND_BACKOFF_S * 2 ** (attempt - 1))
+    raise AssertionError("unreachable")
+
+
 async def send_messages(
     bot: Bot, chat_id: int | str, messages: list[OutgoingMessage]
 ) -> list[Message]:
     """Send rendered messages in order. A missing image or document file is replaced by a
-    short note instead of failing the whole turn."""
+    short note instead of failing the whole turn; passing Telegram errors are retried."""
     sent: list[Message] = []
     for message in messages:
         if message.kind in ("photo", "document"):
@@ -168,19 +194,19 @@ async def send_messages(
                     await bot.send_message(chat_id, note, reply_markup=message.reply_markup)
                 )
                 continue
-            with path.open("rb") as handle:
-                if message.kind == "photo":
-                    sent.append(
-                        await bot.send_photo(chat_id, handle, reply_markup=message.reply_markup)
-                    )
-                else:
-                    sent.append(
-                        await bot.send_document(
-                            chat_id, handle, filename=path.name, reply_markup=message.reply_markup
-                        )
-                    )
+            data = path.read_bytes()  # bytes, so a retry can send them again
+            if message.kind == "photo":
+                sent.append(await _with_retry(
+                    lambda: bot.send_photo(chat_id, data, reply_markup=message.reply_markup)
+                ))
+            else:
+                sent.append(await _with_retry(
+                    lambda: bot.send_document(chat_id, data, filename=path.name, reply_markup=message.reply_markup)
+                ))
         else:
-            sent.append(await bot.send_message(chat_id, message.text, reply_markup=message.reply_markup))
+            sent.append(await _with_retry(
+                lambda: bot.send_message(chat_id, message.text, reply_markup=message.reply_markup)
+            ))
     return sent
 
 

@@ -61,7 +61,7 @@ class ConversationTrainee:
         steps = 0
         while not any("Check-in" in t for t in texts):
             steps += 1
-            assert steps <= 6, texts
+            assert steps <= 6, (day, texts, self.seen[-12:])
             texts = await self.say("/report_pain" if hurt_first and steps == 1 else "/session_done")
         await self.say(f'/inform{{"pain": "{pain}"}}')
         await self.say(f'/inform{{"pain": "{glute}"}}')
