@@ -18,6 +18,6 @@ def daily_check(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[dict
         return []
     buttons = []
     if contact.offer_short_version:
-        buttons.append({"title": "5-minute version", "payload": "/start_session"})
+        buttons.append({"title": "5-minute version", "payload": '/start_session{"length": "short"}'})
     dispatcher.utter_message(text=contact.text, buttons=buttons or None)
     return [SlotSet("awaiting_morning_pain", bool(contact.morning_prompt))]

@@ -60,7 +60,13 @@ class ActionSessionStart(Action):
         if not require_onboarding(dispatcher, tracker):
             return []
         events = daily_check(dispatcher, tracker)
-        step = coaching.start_or_resume_session(engine(), user_id(tracker), clock=clock())
+        text = user_text(tracker).lower()
+        wants_short = "short" in entity_values(tracker, "length") or any(
+            words in text for words in ("5 min", "five min", "5-min", "short version", "quick version", "short session")
+        )
+        step = coaching.start_or_resume_session(
+            engine(), user_id(tracker), short_version=True if wants_short else None, clock=clock()
+        )
         if step.kind == "exercise" and step.position == 1 and step.why:
             dispatcher.utter_message(text=f"Today's session, about {step.estimated_minutes} minutes. {step.why}")
         return events + utter_step(dispatcher, step)

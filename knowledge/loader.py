@@ -209,7 +209,9 @@ def load(engine: Engine, content_dir: Path | str = DEFAULT_CONTENT_DIR,
     if not result.ok:
         return report
     wanted = desired_rows(result.content)
-    Base.metadata.create_all(engine, tables=KB_TABLES)
+    from knowledge.db import create_all
+
+    create_all(engine)  # the schema comes from the migrations, like everywhere else
     with engine.begin() as conn:
         _sync(conn, wanted, report)
     return report
