@@ -86,8 +86,7 @@ def cmd_progress(args: argparse.Namespace, settings: Settings) -> int:
     from bot.progress_report import progress_command
 
     out = Path(args.out) if args.out else VAR_DIR / "charts" / f"progress-{args.user}.png"
-    code, text = progress_command(args.user, out)
-    print(text)
+    code, _text = progress_command(args.user, out)  # it prints the summary itself
     return code
 
 
