@@ -248,7 +248,8 @@ class SqliteLock:
 def sqlite_path_or_skip() -> str:
     url = os.environ["DATABASE_URL"]
     if not url.startswith("sqlite"):
-        pytest.skip("this fault is SQLite's lock; see the PostgreSQL test for a killed connection")
+        # The wording matters: scripts/test accepts a skip on PostgreSQL only when it says "SQLite only:".
+        pytest.skip("SQLite only: this fault is SQLite's file lock; PostgreSQL has its killed-connection test")
     return url.split(":///", 1)[1]
 
 

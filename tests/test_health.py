@@ -102,11 +102,13 @@ def test_a_database_without_the_knowledge_base_fails(tmp_path: Path, trained_mod
 def test_an_unmigrated_database_fails_and_is_left_alone(tmp_path: Path) -> None:
     from sqlalchemy import inspect
 
-    from knowledge.loader import load
+    from knowledge.db import Base
+    from knowledge.kb_models import KB_TABLES
 
     url = f"sqlite:///{tmp_path / 'old.db'}"
     engine = make_engine(url)
-    assert load(engine).ok  # knowledge-base tables only, no migration history
+    # A database from before migrations: knowledge-base tables only, no migration history.
+    Base.metadata.create_all(engine, tables=KB_TABLES)
     settings = dataclasses.replace(Settings.from_env(), database_url=url, redis_url=None,
                                    action_server_url=f"http://127.0.0.1:{free_port()}/webhook")
     code, lines = health(settings)
