@@ -45,14 +45,44 @@ def tracker_store_for(database_url: str, domain: Any = None) -> Any:
     raise CoachError(f"DATABASE_URL uses '{dialect}', which is not supported; use sqlite:// or postgresql://")
 
 
+def atomic_redis_lock_store() -> type:
+    """Rasa's RedisLockStore with its read-modify-write steps made atomic.
+
+    Rasa reads a conversation's ticket lock, changes it and writes it back in separate Redis
+    calls, so two processes issuing a ticket at the same moment can both get the same number and
+    handle one conversation side by side. A short Redis mutex per conversation around each
+    change closes that window."""
+    from rasa.core.lock_store import LOCK_LIFETIME, LockStore, RedisLockStore
+
+    class AtomicRedisLockStore(RedisLockStore):
+        def _mutex(self, conversation_id: str) -> Any:
+            return self.red.lock(f"{self.key_prefix}{conversation_id}:mutex", timeout=10, blocking_timeout=10)
+
+        def issue_ticket(self, conversation_id: str, lock_lifetime: float = LOCK_LIFETIME) -> int:
+            with self._mutex(conversation_id):
+                return super().issue_ticket(conversation_id, lock_lifetime)
+
+        def finish_serving(self, conversation_id: str, ticket_number: int) -> None:
+            with self._mutex(conversation_id):
+                LockStore.finish_serving(self, conversation_id, ticket_number)
+
+        def cleanup(self, conversation_id: str, ticket_number: int) -> None:
+            with self._mutex(conversation_id):  # not reentrant: use the unguarded steps inside
+                LockStore.finish_serving(self, conversation_id, ticket_number)
+                if not self.is_someone_waiting(conversation_id):
+                    self.delete_lock(conversation_id)
+
+    return AtomicRedisLockStore
+
+
 def lock_store_for(redis_url: str | None) -> Any:
     """Redis lock store when several bot processes share conversations, else in memory."""
-    from rasa.core.lock_store import InMemoryLockStore, RedisLockStore
+    from rasa.core.lock_store import InMemoryLockStore
 
     if not redis_url:
         return InMemoryLockStore()
     parsed = urlparse(redis_url)
-    return RedisLockStore(
+    return atomic_redis_lock_store()(
         host=parsed.hostname or "localhost",
         port=parsed.port or 6379,
         db=int((parsed.path or "/0").lstrip("/") or 0),
