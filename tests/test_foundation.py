@@ -50,7 +50,7 @@ def test_parse_line_accepts_text_and_json(line: str, expected: tuple[str, str]) 
     assert parse_line(line, "cli") == expected
 
 
-@pytest.mark.parametrize("line", ['{"user": "u1", "text": ', '{"user": "u1"}', '{"user": "", "text": "x"}', "[1, 2"])
+@pytest.mark.parametrize("line", ['{"user": "u1", "text": ', '{"user": "u1"}', '{"user": "", "text": "x"}', '{"text": 5}'])
 def test_parse_line_rejects_bad_json(line: str) -> None:
     with pytest.raises(ValueError):
         parse_line(line, "cli")
