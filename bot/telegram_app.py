@@ -177,13 +177,28 @@ def make_rate_limiter(
     max_retries: int = 2,
 ) -> ChatRateLimiter:
     """Telegram's limits: at most 30 messages a second overall and about one a second per chat.
-    ``max_retries``: how often a RetryAfter (429) is waited out and retried here."""
-    return ChatRateLimiter(
+    ``max_retries``: how often a RetryAfter (429) is waited out and retried here.
+
+    The overall limit is paced, not bursty: AIORateLimiter's default leaky bucket
+    ``AsyncLimiter(30, 1)`` lets 30 through at once and then 30 a second, i.e. up to 60 in one
+    second. Here the bucket holds one message and drains in ``1/overall_rate`` seconds, so sends
+    are spaced evenly and no one-second window holds more than ``overall_rate`` of them.
+    ``overall_rate`` 0 turns the overall limit off."""
+    limiter = ChatRateLimiter(
         overall_rate=overall_rate,
         private_chat_rate=private_chat_rate,
         private_chat_burst=private_chat_burst,
         max_retries=max_retries,
     )
+    if overall_rate:
+        # The same AIORateLimiter, set up again through its own constructor with that bucket.
+        AIORateLimiter.__init__(
+            limiter,
+            overall_max_rate=1,
+            overall_time_period=1 / overall_rate,
+            max_retries=max_retries,
+        )
+    return limiter
 
 
 # --- talking to the coach -------------------------------------------------------------------

@@ -8,6 +8,10 @@ failed; a crashed worker's lease expires and its rows become claimable again.
 Claiming is safe with several workers: on PostgreSQL with ``SELECT … FOR UPDATE SKIP LOCKED``,
 on SQLite inside a ``BEGIN IMMEDIATE`` transaction (one writer at a time).
 Every function takes the current instant (``now``, timezone-aware) instead of reading a clock.
+
+A scheduler round records the due rows once (:func:`record_due`, one pass over the trainees),
+then claims batch after batch (``claim_due(..., record=False)``: an indexed query, no re-scan)
+and marks each batch's sent rows in one statement (:func:`mark_sent_many`).
 """
 from __future__ import annotations
 
@@ -16,7 +20,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from typing import Any, Iterable
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Table, and_, delete, or_, select, update
+from sqlalchemy import Table, and_, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -124,16 +128,7 @@ def due_reminders(session: Session, now: datetime) -> list[DueReminder]:
     today's daily reminder of trainees with reminders on, and snoozed reminders whose hour came."""
     now = _aware(now)
     trainees = trainees_table()
-    rows = session.execute(
-        select(trainees.c.user_id, trainees.c.timezone, trainees.c.reminder_time).where(
-            trainees.c.reminders_enabled.is_(True), trainees.c.reminder_time.isnot(None)
-        )
-    ).all()
-    daily: dict[tuple[str, date], DueReminder] = {}
-    for user_id, tz_name, reminder_time in rows:
-        due = daily_due(now, tz_name, reminder_time)
-        if due is not None:
-            daily[(user_id, due[0])] = DueReminder(user_id, due[0], KIND_DAILY, due[1])
+    daily = _daily_due(session, now)
     if not daily:
         settled: set[tuple[str, date]] = set()
     else:
@@ -167,6 +162,29 @@ def due_reminders(session: Session, now: datetime) -> list[DueReminder]:
     return sorted(result, key=lambda r: (r.due_at, r.user_id))
 
 
+def record_due(session: Session, now: datetime) -> int:
+    """Create the delivery rows of every daily reminder due at ``now`` that has none yet (one pass
+    over the trainees; rows that exist, whatever their state, are left alone) and commit.
+    Returns how many rows were missing. Safe with concurrent workers: the idempotency key
+    turns a row another worker inserted meanwhile into a no-op."""
+    now = _aware(now)
+    daily = _daily_due(session, now)
+    existing: set[tuple[str, date]] = set()
+    if daily:
+        days = {key[1] for key in daily}
+        existing = {
+            (user_id, day)
+            for user_id, day in session.execute(
+                select(ReminderDelivery.user_id, ReminderDelivery.local_date).where(
+                    ReminderDelivery.kind == KIND_DAILY, ReminderDelivery.local_date.in_(days)
+                )
+            )
+        }
+    missing = [r for key, r in daily.items() if key not in existing]
+    _record_due(session, missing)
+    return len(missing)
+
+
 def claim_due(
     session: Session,
     now: datetime,
@@ -175,15 +193,26 @@ def claim_due(
     *,
     lease: timedelta = DEFAULT_LEASE,
     max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+    record: bool = True,
 ) -> list[ClaimedReminder]:
     """Claim up to ``limit`` due reminders for ``worker_id`` and commit; safe with concurrent
-    workers. Rows whose lease expired (their worker crashed) are claimed again."""
+    workers. Rows whose lease expired (their worker crashed) are claimed again.
+
+    ``record``: first create the rows of reminders that fell due (:func:`record_due`, a pass over
+    every trainee). A scheduler does that once per round and then claims with ``record=False``."""
     now = _aware(now)
-    _record_due(session, due_reminders(session, now))
+    if record:
+        record_due(session, now)
     trainees = trainees_table()
     enabled = select(trainees.c.user_id).where(trainees.c.reminders_enabled.is_(True))
     query = (
-        select(ReminderDelivery)
+        select(
+            ReminderDelivery.id,
+            ReminderDelivery.user_id,
+            ReminderDelivery.local_date,
+            ReminderDelivery.kind,
+            ReminderDelivery.attempts,
+        )
         .where(
             ReminderDelivery.due_at <= _naive(now),
             _claimable_clause(now, max_attempts, lease),
@@ -199,28 +228,55 @@ def claim_due(
         query = query.with_for_update(skip_locked=True, of=ReminderDelivery)
     else:
         query = query.with_for_update()
-    rows = session.execute(query).scalars().all()
-    claimed = []
-    for row in rows:
-        row.state = CLAIMED
-        row.claimed_by = worker_id
-        row.claimed_at = _naive(now)
-        row.attempts = (row.attempts or 0) + 1
-        claimed.append(ClaimedReminder(row.id, row.user_id, row.local_date, row.kind, row.attempts))
+    rows = session.execute(query).all()
+    if rows:
+        # The rows are locked (FOR UPDATE, or SQLite's write lock): one statement claims them all.
+        session.execute(
+            update(ReminderDelivery)
+            .where(ReminderDelivery.id.in_([row.id for row in rows]))
+            .values(
+                state=CLAIMED,
+                claimed_by=worker_id,
+                claimed_at=_naive(now),
+                attempts=func.coalesce(ReminderDelivery.attempts, 0) + 1,
+            )
+            .execution_options(synchronize_session=False)
+        )
     session.commit()
-    return claimed
+    return [
+        ClaimedReminder(row.id, row.user_id, row.local_date, row.kind, (row.attempts or 0) + 1)
+        for row in rows
+    ]
 
 
 def mark_sent(session: Session, delivery_id: int, worker_id: str, now: datetime) -> bool:
     """Record a successful send; False if this worker no longer held the row."""
-    result = session.execute(
-        update(ReminderDelivery)
-        .where(ReminderDelivery.id == delivery_id, ReminderDelivery.claimed_by == worker_id)
-        .values(state=SENT, sent_at=_naive(now), claimed_by=None, claimed_at=None, last_error=None)
-        .execution_options(synchronize_session=False)
-    )
-    session.commit()
-    return result.rowcount == 1
+    return mark_sent_many(session, [delivery_id], worker_id, now) == 1
+
+
+def mark_sent_many(
+    session: Session, delivery_ids: Iterable[int], worker_id: str, now: datetime
+) -> int:
+    """Record the successful sends of a batch in one UPDATE (and one commit); returns how many
+    rows this worker still held (a row whose lease ran out and was taken over is not touched)."""
+    ids = list(delivery_ids)
+    marked = 0
+    for start in range(0, len(ids), 500):  # bound the statement's parameters (SQLite)
+        result = session.execute(
+            update(ReminderDelivery)
+            .where(
+                ReminderDelivery.id.in_(ids[start : start + 500]),
+                ReminderDelivery.claimed_by == worker_id,
+            )
+            .values(
+                state=SENT, sent_at=_naive(now), claimed_by=None, claimed_at=None, last_error=None
+            )
+            .execution_options(synchronize_session=False)
+        )
+        marked += result.rowcount
+    if ids:
+        session.commit()
+    return marked
 
 
 def mark_failed(
@@ -322,6 +378,23 @@ def delete_for_user(session: Session, user_id: str) -> int:
 
 
 # --- helpers --------------------------------------------------------------------------------
+
+
+def _daily_due(session: Session, now: datetime) -> dict[tuple[str, date], DueReminder]:
+    """Today's daily reminder of every trainee with reminders on whose time has come, by
+    (user, local date): one pass over the trainees."""
+    trainees = trainees_table()
+    rows = session.execute(
+        select(trainees.c.user_id, trainees.c.timezone, trainees.c.reminder_time).where(
+            trainees.c.reminders_enabled.is_(True), trainees.c.reminder_time.isnot(None)
+        )
+    ).all()
+    daily: dict[tuple[str, date], DueReminder] = {}
+    for user_id, tz_name, reminder_time in rows:
+        due = daily_due(now, tz_name, reminder_time)
+        if due is not None:
+            daily[(user_id, due[0])] = DueReminder(user_id, due[0], KIND_DAILY, due[1])
+    return daily
 
 
 def _aware(at: datetime) -> datetime:

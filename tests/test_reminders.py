@@ -11,7 +11,8 @@ import pytest
 import pytest_asyncio
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sqlalchemy import select
+from sqlalchemy import event, select
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
 from telegram.ext import ExtBot
 
@@ -381,3 +382,47 @@ async def test_two_workers_on_sqlite_send_each_once(
     assert sum(totals) == 60
     counts = [len(fake_telegram.messages_to(1000 + i)) for i in range(60)]
     assert counts == [1] * 60
+
+
+async def test_a_round_records_each_due_row_once_and_sends_each_once(
+    bot: ExtBot, sessions: sessionmaker, sqlite_engine: Engine, fake_telegram: FakeTelegram
+) -> None:
+    users = 250
+    with sessions() as s:
+        for i in range(users):
+            add_trainee(s, str(3000 + i), tz=("UTC", "Europe/Berlin", "Asia/Tokyo")[i % 3], reminder_time="05:00")
+    statements: list[tuple[str, int]] = []  # (SQL, rows it carried)
+
+    def record(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+        statements.append((" ".join(statement.split()), len(parameters) if executemany else 1))
+
+    clock = FixedClock(utc(2026, 6, 1, 12))  # due in all three zones
+    scheduler = scheduler_for(bot, sessions, clock, batch_size=20)
+    event.listen(sqlite_engine, "before_cursor_execute", record)
+    try:
+        assert await scheduler.run_once() == users
+        first_round = list(statements)
+        statements.clear()
+        assert await scheduler.run_once() == 0  # the next round: nothing new, nothing again
+    finally:
+        event.remove(sqlite_engine, "before_cursor_execute", record)
+
+    def count(sql_start: str, rounds: list[tuple[str, int]], *, rows: bool = False, has: str = "") -> int:
+        return sum(n if rows else 1 for sql, n in rounds if sql.startswith(sql_start) and has in sql)
+
+    batches = -(-users // 20)  # 13: twelve full, one short (which ends the round)
+    trainee_scan = "SELECT trainees.user_id, trainees.timezone, trainees.reminder_time FROM trainees"
+    assert count(trainee_scan, first_round) == 1  # one pass over the trainees per round
+    assert count("INSERT INTO reminder_deliveries", first_round, rows=True) == users  # each row once
+    assert count("SELECT reminder_deliveries.id", first_round, has="LIMIT") == batches
+    assert count("UPDATE reminder_deliveries SET state", first_round, has="sent_at") == batches
+    assert count(trainee_scan, statements) == 1
+    assert count("INSERT INTO reminder_deliveries", statements, rows=True) == 0
+    assert count("UPDATE reminder_deliveries SET state", statements, has="sent_at") == 0
+
+    assert len(fake_telegram.calls_to("sendMessage")) == users
+    assert all(len(fake_telegram.messages_to(3000 + i)) == 1 for i in range(users))
+    with sessions() as s:
+        rows = deliveries(s)
+    assert len(rows) == users
+    assert {(r.state, r.attempts, r.claimed_by) for r in rows} == {(SENT, 1, None)}
