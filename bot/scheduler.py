@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import inspect
 import logging
 import os
@@ -35,6 +36,10 @@ DEFAULT_INTERVAL_S = 30.0
 # only costs CPU in httpx's connection pool (with 30, 10,000 unthrottled sends ran at ~280/s on
 # 2 cores, with 16 at ~310/s, with 10 at ~330-420/s).
 DEFAULT_CONCURRENCY = 16
+# Sent rows are marked in groups this size: the most a hard crash can leave sent but unmarked.
+MARK_SENT_EVERY = 8
+# ...and at the latest this long after they went out.
+MARK_SENT_AFTER_S = 0.2
 REMINDER_BUTTONS = (
     ("Start now", "/start_session"),
     ("In an hour", "/snooze_reminder"),
@@ -121,18 +126,44 @@ class ReminderScheduler:
         return total
 
     async def _send_batch(self, claims: list[reminders.ClaimedReminder]) -> int:
-        """Send one claimed batch; its sent rows are marked in one statement at the end."""
-        sent: list[int] = []  # sent, to be marked
+        """Send one claimed batch. Sent rows are marked a few at a time (every
+        ``MARK_SENT_EVERY`` sends, or ``MARK_SENT_AFTER_S`` after they went out) rather than one commit each (slow) or all at the end (a hard
+        crash could then resend a whole batch): after a SIGKILL at most the sends in flight and
+        one group of unmarked ones can go out twice once their lease ends."""
+        sent: list[int] = []  # sent in this batch
+        unmarked: list[int] = []  # sent, not yet marked in the database
         settled: set[int] = set()  # recorded as failed or skipped on the spot
+
+        async def on_sent(delivery_id: int) -> None:
+            sent.append(delivery_id)
+            unmarked.append(delivery_id)
+            if len(unmarked) >= MARK_SENT_EVERY:
+                group = unmarked[:]
+                unmarked.clear()
+                await asyncio.to_thread(self._settle, group, [])
+
+        async def mark_pending_regularly() -> None:
+            # A send that hangs must not hold back the marks of the ones that went out.
+            while True:
+                await asyncio.sleep(MARK_SENT_AFTER_S)
+                if unmarked:
+                    group = unmarked[:]
+                    unmarked.clear()
+                    await asyncio.to_thread(self._settle, group, [])
+
+        marker = asyncio.create_task(mark_pending_regularly())
         try:
-            results = await asyncio.gather(*(self._deliver(c, sent, settled) for c in claims))
+            results = await asyncio.gather(*(self._deliver(c, on_sent, settled) for c in claims))
         finally:
+            marker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await marker
             # Also when cancelled mid-batch (shutdown): what was sent is marked sent, and only
             # what was not settled goes back to the pool.
             unsettled = [
                 c.delivery_id for c in claims if c.delivery_id not in settled and c.delivery_id not in sent
             ]
-            await asyncio.to_thread(self._settle, sent, unsettled)
+            await asyncio.to_thread(self._settle, unmarked[:], unsettled)
         return sum(results)
 
     def _record(self) -> int:
@@ -160,7 +191,7 @@ class ReminderScheduler:
             return reminders.release(session, self.worker_id, delivery_ids)
 
     async def _deliver(
-        self, claim: reminders.ClaimedReminder, sent: list[int], settled: set[int]
+        self, claim: reminders.ClaimedReminder, on_sent: Callable[[int], Awaitable[None]], settled: set[int]
     ) -> bool:
         async with self._send_slots:
             error = "unknown"
@@ -198,7 +229,7 @@ class ReminderScheduler:
                     error = type(exc).__name__
                     logger.exception("reminder for %s could not be prepared", claim.user_id)
                     break
-                sent.append(claim.delivery_id)  # marked with the rest of the batch
+                await on_sent(claim.delivery_id)
                 return True
             await asyncio.to_thread(self._failed, claim, error, False)
             settled.add(claim.delivery_id)
