@@ -6,9 +6,11 @@ The Rasa model is trained once per inputs (the same fingerprinted file the run c
 """
 from __future__ import annotations
 
+import asyncio
 import os
 import sys
 from pathlib import Path
+from typing import Any, Iterator
 
 import pytest
 
@@ -43,3 +45,23 @@ def trained_model() -> Path:
     from bot.training import model_for_run
 
     return model_for_run(progress=lambda m: print(m, file=sys.stderr))
+
+
+@pytest.fixture(scope="module")
+def loop() -> Iterator[asyncio.AbstractEventLoop]:
+    """An event loop shared by a module's tests that drive one loaded coach."""
+    loop = asyncio.new_event_loop()
+    yield loop
+    loop.close()
+
+
+@pytest.fixture(scope="module")
+def coach(trained_model: Path, database_url: str) -> Iterator[Any]:
+    """The bare Rasa coach (not bot.resilience) with its own action server: a crash is a crash."""
+    from bot.action_server import ActionServer
+    from bot.rasa_bridge import RasaCoach
+    from bot.training import prepare_knowledge
+
+    prepare_knowledge(lambda _m: None)
+    with ActionServer() as server:
+        yield RasaCoach.load(trained_model, server.url, database_url)

@@ -25,7 +25,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.action_server import ActionServer
 
 pytestmark = pytest.mark.slow
 
@@ -97,22 +96,6 @@ messages = st.one_of(
 conversations = st.lists(st.tuples(st.sampled_from(USERS), messages), min_size=1, max_size=3)
 
 
-@pytest.fixture(scope="module")
-def loop() -> Iterator[asyncio.AbstractEventLoop]:
-    loop = asyncio.new_event_loop()
-    yield loop
-    loop.close()
-
-
-@pytest.fixture(scope="module")
-def coach(trained_model: Path, database_url: str) -> Iterator[Any]:
-    """The bare Rasa coach (not bot.resilience): a crash here is a real crash."""
-    from bot.rasa_bridge import RasaCoach
-    from bot.training import prepare_knowledge
-
-    prepare_knowledge(lambda _m: None)
-    with ActionServer() as server:
-        yield RasaCoach.load(trained_model, server.url, database_url)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])

@@ -22,7 +22,6 @@ from typing import Any, Iterator
 import pytest
 from sqlalchemy import inspect, select, text
 
-from bot.action_server import ActionServer
 from knowledge.db import PROJECT_ROOT, create_all, get_engine, session_factory
 from knowledge.reminder_models import ReminderDelivery
 from knowledge.trainee_models import CheckIn, PainEntry, Trainee
@@ -71,21 +70,6 @@ def rows_about(user: str) -> dict[str, int]:
     return counts
 
 
-@pytest.fixture(scope="module")
-def loop() -> Iterator[asyncio.AbstractEventLoop]:
-    loop = asyncio.new_event_loop()
-    yield loop
-    loop.close()
-
-
-@pytest.fixture(scope="module")
-def coach(trained_model: Path, database_url: str) -> Iterator[Any]:
-    from bot.rasa_bridge import RasaCoach
-    from bot.training import prepare_knowledge
-
-    prepare_knowledge(lambda _m: None)
-    with ActionServer() as server:
-        yield RasaCoach.load(trained_model, server.url, database_url)
 
 
 def say(coach: Any, loop: asyncio.AbstractEventLoop, user: str, message: str) -> Any:
