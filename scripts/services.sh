@@ -45,7 +45,8 @@ pg_answers() { # $1: a URL
 # to run as root), or /tmp when that user cannot reach var/. Remembered once a cluster exists.
 pg_data_dir() {
   local recorded="/tmp/coach-pg-$PG_PORT.datadir"
-  if [[ -s "$recorded" ]]; then cat "$recorded"; return; fi
+  # A remembered cluster counts only while it still exists (a work tree laid anew loses var/).
+  if [[ -s "$recorded" && -s "$(cat "$recorded")/PG_VERSION" ]]; then cat "$recorded"; return; fi
   if [[ $EUID -ne 0 ]]; then echo "$VAR/pg"; return; fi
   mkdir -p "$VAR/pg" && chown postgres: "$VAR/pg" 2>/dev/null || true
   if runuser -u postgres -- test -w "$VAR/pg" 2>/dev/null; then
