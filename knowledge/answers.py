@@ -117,26 +117,38 @@ def howto_answer(kb: Any, exercise_id: str, lead: str = "") -> Answer:
     return answer
 
 
-def easier_answer(kb: Any, exercise_id: str) -> Answer:
+# What to say at either end of a progression chain, and how to introduce the next step.
+_STEP = {
+    "easier": (
+        "The {title} is already the easiest version I have. Do fewer reps, move slowly, and stop a "
+        "couple of reps before it gets hard.",
+        "An easier step from the {title}:",
+    ),
+    "harder": (
+        "The {title} is the top of this progression here: add a slower lowering phase or a pause at "
+        "the top before anything else.",
+        "A harder step from the {title}:",
+    ),
+}
+
+
+def step_answer(kb: Any, exercise_id: str, direction: str) -> Answer:
+    """The next easier or harder exercise (``direction``), or what to do when there is none."""
     exercise = kb.exercise(exercise_id)
-    easier = list(kb.easier(exercise_id))
-    if not easier:
-        return Answer(exercises=[exercise.id]).say(
-            f"The {exercise.title.lower()} is already the easiest version I have. Do fewer reps, "
-            "move slowly, and stop a couple of reps before it gets hard."
-        )
-    return howto_answer(kb, easier[0].id, lead=f"An easier step from the {exercise.title.lower()}:")
+    steps = list(kb.easier(exercise_id) if direction == "easier" else kb.harder(exercise_id))
+    at_the_end, lead = _STEP[direction]
+    title = exercise.title.lower()
+    if not steps:
+        return Answer(exercises=[exercise.id]).say(at_the_end.format(title=title))
+    return howto_answer(kb, steps[0].id, lead=lead.format(title=title))
+
+
+def easier_answer(kb: Any, exercise_id: str) -> Answer:
+    return step_answer(kb, exercise_id, "easier")
 
 
 def harder_answer(kb: Any, exercise_id: str) -> Answer:
-    exercise = kb.exercise(exercise_id)
-    harder = list(kb.harder(exercise_id))
-    if not harder:
-        return Answer(exercises=[exercise.id]).say(
-            f"The {exercise.title.lower()} is the top of this progression here: add a slower lowering "
-            "phase or a pause at the top before anything else."
-        )
-    return howto_answer(kb, harder[0].id, lead=f"A harder step from the {exercise.title.lower()}:")
+    return step_answer(kb, exercise_id, "harder")
 
 
 def alternative_answer(kb: Any, exercise_id: str, equipment: set[str] | None, painful: bool = False) -> Answer:
