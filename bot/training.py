@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
+import sys
 import time
 from pathlib import Path
 from typing import Callable, Iterator
@@ -104,14 +105,16 @@ def _train(force: bool, progress: Callable[[str], None]) -> Path:
 
     started = time.monotonic()
     MODELS_DIR.mkdir(parents=True, exist_ok=True)
-    result = rasa_train(
-        domain=str(PROJECT_ROOT / "domain.yml"),
-        config=str(PROJECT_ROOT / "config.yml"),
-        training_files=[str(PROJECT_ROOT / "data")],
-        output=str(MODELS_DIR),
-        fixed_model_name=target.name[: -len(".tar.gz")],
-        force_training=True,
-    )
+    # Rasa prints its own progress to stdout; stdout belongs to the command (say's JSON lines).
+    with contextlib.redirect_stdout(sys.stderr):
+        result = rasa_train(
+            domain=str(PROJECT_ROOT / "domain.yml"),
+            config=str(PROJECT_ROOT / "config.yml"),
+            training_files=[str(PROJECT_ROOT / "data")],
+            output=str(MODELS_DIR),
+            fixed_model_name=target.name[: -len(".tar.gz")],
+            force_training=True,
+        )
     if result.code != 0 or not result.model or not Path(result.model).exists():
         raise CoachError(f"training failed (Rasa exit code {result.code}); see the messages above")
     _prune_old_models(keep=target)
