@@ -61,6 +61,11 @@ class ActionServer:
         self._log_path = VAR_DIR / "action_server.log"
 
     def start(self, timeout_s: float = 60.0) -> "ActionServer":
+        """Launch the server and wait until it answers."""
+        return self.launch().wait_ready(timeout_s)
+
+    def launch(self) -> "ActionServer":
+        """Launch the server without waiting, so the caller can load its model meanwhile."""
         VAR_DIR.mkdir(parents=True, exist_ok=True)
         env = dict(os.environ)
         env.update(self._env or {})
@@ -78,6 +83,11 @@ class ActionServer:
             # If the bot dies without stopping us (SIGKILL), the kernel ends the action server too.
             preexec_fn=_die_with_parent,
         )
+        return self
+
+    def wait_ready(self, timeout_s: float = 60.0) -> "ActionServer":
+        if self._process is None:
+            raise CoachError("the action server was not launched")
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self._process.poll() is not None:

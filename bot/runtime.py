@@ -42,7 +42,7 @@ async def coach_session(
             raise CoachError(f"ACTION_SERVER_URL {url} does not answer; start it or unset ACTION_SERVER_URL")
     else:
         server = ActionServer(port=settings.action_server_port, env={"DATABASE_URL": settings.database_url})
-        server.start()
+        server.launch()  # it starts while the model loads; checked before the first message
         url = server.url
     try:
         from bot.resilience import ResilientCoach
@@ -54,6 +54,8 @@ async def coach_session(
             redis_url=settings.redis_url,
             action_timeout_s=settings.action_timeout_s,
         )
+        if server is not None:
+            server.wait_ready()
         # Timeouts, an action server that is down, a database that blinks: an apology, never a crash.
         yield ResilientCoach(coach, action_timeout_s=settings.action_timeout_s)
     finally:
