@@ -4,9 +4,9 @@ Full stack: the fake Bot API (:mod:`tests.fake_telegram`, in this process) -> th
 (``python -m bot run`` via :mod:`bench.launch_bot`, its own SQLite database in a temp dir) ->
 the in-process Rasa agent -> the action server it starts -> the database -> the replies the
 fake records. A message's latency runs from the moment its update is queued for getUpdates to
-the arrival of the last sendMessage/sendPhoto/sendDocument of that turn. The bot sends one
-"typing" chat action at the start of every turn and handles one turn per chat at a time, so the
-replies between two typing actions of a chat belong to the first of the two turns.
+the arrival of the last sendMessage/sendPhoto/sendDocument of that turn. The bot answers one
+message per chat at a time and a user sends its next message only after the whole answer, so
+the replies between two of a chat's messages belong to the first.
 
 Plain Rasa: ``rasa run --enable-api -m <same model> --endpoints <temp endpoints>`` with the same
 kind of action server (``python -m actions.server``) and the same tracker store (SQL on the
@@ -102,7 +102,6 @@ class TelegramStack:
         self.startup_s: float | None = None
         self._indexed = 0
         self._replies_by_chat: dict[int, list[Any]] = {}
-        self._typing_by_chat: dict[int, list[float]] = {}
 
     async def start(self, onboarded: list[int], start_chat: int, start_timeout_s: float = 300.0) -> None:
         from tests.fake_telegram import FakeTelegram
@@ -161,19 +160,12 @@ class TelegramStack:
                 continue
             if call.method in REPLY_METHODS:
                 self._replies_by_chat.setdefault(call.chat_id, []).append(call)
-            elif call.method == "sendChatAction":
-                self._typing_by_chat.setdefault(call.chat_id, []).append(call.at)
         self._indexed = len(calls)
 
     def _replies(self, chat: int) -> list[Any]:
         """Successful replies to ``chat`` so far."""
         self._index()
         return self._replies_by_chat.get(chat, [])
-
-    def _typing(self, chat: int) -> list[float]:
-        """When each of ``chat``'s turns began (its typing actions)."""
-        self._index()
-        return self._typing_by_chat.get(chat, [])
 
     def _send(self, chat: int, step: Step) -> None:
         if step.kind == "text":
@@ -188,14 +180,12 @@ class TelegramStack:
             injected.append(time.monotonic())
             self._send(chat, step)
             deadline = time.monotonic() + self.turn_timeout_s
-            # This turn has begun (its typing action: the bot takes one turn per chat at a
-            # time), a reply came after it, then nothing for think_s: answered, and thought.
+            # A reply came after this message, then nothing for think_s: answered, and
+            # thought. (The bot answers one message per chat at a time and this user waits.)
             while time.monotonic() < deadline:
-                typing = self._typing(chat)
-                if len(typing) > turn:
-                    replies = self._replies(chat)
-                    if replies and replies[-1].at > typing[turn] and time.monotonic() - replies[-1].at >= self.think_s:
-                        break
+                replies = self._replies(chat)
+                if replies and replies[-1].at > injected[-1] and time.monotonic() - replies[-1].at >= self.think_s:
+                    break
                 await asyncio.sleep(0.02)
             else:
                 result.timeouts += 1
@@ -234,12 +224,10 @@ class TelegramStack:
         calls = [c for c in self.tg.calls if c.chat_id == chat and c.status == 200]
         typing = [c.at for c in calls if c.method == "sendChatAction"]
         replies = [c for c in calls if c.method in REPLY_METHODS]
-        if len(typing) == len(injected):
-            bounds = typing[1:] + [float("inf")]
-            starts = typing
-        else:  # a turn without its typing action: fall back to the send instants
-            bounds = injected[1:] + [float("inf")]
-            starts = injected
+        # A user sends its next message only after the answer to the last one (and a quiet
+        # think_s), so the replies between two sends belong to the first.
+        starts = injected
+        bounds = injected[1:] + [float("inf")]
         for i, sent_at in enumerate(injected):
             mine = [r for r in replies if starts[i] <= r.at < bounds[i]]
             if not mine:

@@ -207,6 +207,7 @@ def make_rate_limiter(
 @dataclass(frozen=True)
 class FrontEndOptions:
     coach_timeout_s: float = 60.0
+    typing_after_s: float = 0.5  # show "typing…" when an answer takes longer than this
 
 
 def _metadata(message: Message | None, chat_id: int, source: str) -> dict[str, Any]:
@@ -229,14 +230,19 @@ async def converse(
     options: FrontEndOptions = context.bot_data[OPTIONS_KEY]
     lock: asyncio.Lock = context.bot_data[LOCKS_KEY][chat_id]
     async with lock:
+        answer = asyncio.ensure_future(coach.handle(str(chat_id), text, metadata))
         try:
-            await context.bot.send_chat_action(chat_id, ChatAction.TYPING)
-        except TelegramError:
-            pass  # only a courtesy
-        try:
-            turn = await asyncio.wait_for(
-                coach.handle(str(chat_id), text, metadata), options.coach_timeout_s
-            )
+            # "typing…" only when the answer takes a while: most turns take well under a second,
+            # and a chat action per turn would spend a third of the bot's Telegram requests.
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + options.coach_timeout_s
+            done, _ = await asyncio.wait({answer}, timeout=min(options.typing_after_s, options.coach_timeout_s))
+            if not done:
+                try:
+                    await context.bot.send_chat_action(chat_id, ChatAction.TYPING)
+                except TelegramError:
+                    pass  # only a courtesy
+            turn = await asyncio.wait_for(answer, max(0.0, deadline - loop.time()))
         except asyncio.TimeoutError:
             logger.error("coach timed out after %.1fs for chat %s", options.coach_timeout_s, chat_id)
             await context.bot.send_message(chat_id, APOLOGY)
@@ -249,6 +255,8 @@ async def converse(
             )
             await context.bot.send_message(chat_id, APOLOGY)
             return
+        finally:
+            answer.cancel()  # a no-op once answered; stops the work if we were cancelled
         await send_turn(context.bot, chat_id, turn, context.bot_data[PAYLOADS_KEY])
 
 
@@ -390,6 +398,7 @@ def build_application(
     reminder_interval_s: float = 30.0,
     reminder_clock: Clock = SYSTEM_CLOCK,
     coach_timeout_s: float = 60.0,
+    typing_after_s: float = 0.5,
     rate_limiter: AIORateLimiter | None = None,
     with_updater: bool = True,
     admin_ids: frozenset[str] = frozenset(),
@@ -416,7 +425,7 @@ def build_application(
     app.bot_data[COACH_KEY] = coach
     app.bot_data[PAYLOADS_KEY] = CallbackPayloads()
     app.bot_data[LOCKS_KEY] = defaultdict(asyncio.Lock)
-    app.bot_data[OPTIONS_KEY] = FrontEndOptions(coach_timeout_s=coach_timeout_s)
+    app.bot_data[OPTIONS_KEY] = FrontEndOptions(coach_timeout_s=coach_timeout_s, typing_after_s=typing_after_s)
     if sessions is not None:
         app.bot_data[SCHEDULER_KEY] = ReminderScheduler(
             app.bot, sessions, clock=reminder_clock, text_for=reminder_text, interval=reminder_interval_s

@@ -36,8 +36,8 @@ def tiny_png(path: Path) -> Path:
 
 class EchoCoach:
     """A stand-in for the Rasa coach: echoes the text, and on cue returns buttons ("buttons"),
-    a chart ("chart"), a 5000-character text ("long"), an error ("boom") or nothing in time
-    ("slow"). Records every call."""
+    a chart ("chart"), a 5000-character text ("long"), an error ("boom"), an answer after
+    0.4 s ("slowish") or nothing in time ("slow"). Records every call."""
 
     def __init__(self, chart_path: Path | None = None) -> None:
         self.chart_path = chart_path
@@ -60,6 +60,9 @@ class EchoCoach:
             raise RuntimeError("the coach broke")
         elif text == "slow":
             await asyncio.sleep(30)
+        elif text == "slowish":
+            await asyncio.sleep(0.4)
+            turn.replies.append(Reply("echo: slowish"))
         else:
             turn.replies.append(Reply(f"echo: {text}"))
         return turn

@@ -202,6 +202,23 @@ async def test_coach_error_apologises_and_keeps_running(
         assert private not in caplog.text
 
 
+async def test_typing_shown_only_while_an_answer_takes_long(
+    coach: EchoCoach, fake_telegram: FakeTelegram
+) -> None:
+    app = make_app(coach, fake_telegram, coach_timeout_s=5, typing_after_s=0.1)
+    async with running(app, poll_timeout=1):
+        fake_telegram.inject_text(CHAT, "quick")
+        await fake_telegram.wait_for(lambda: fake_telegram.texts_to(CHAT))
+        assert fake_telegram.calls_to("sendChatAction", CHAT) == []
+        fake_telegram.inject_text(CHAT, "slowish")  # answers after 0.4 s
+        await fake_telegram.wait_for(lambda: len(fake_telegram.texts_to(CHAT)) == 2)
+    [typing] = fake_telegram.calls_to("sendChatAction", CHAT)
+    assert typing.params["action"] == "typing"
+    [_, slow_answer] = fake_telegram.calls_to("sendMessage", CHAT)
+    assert typing.at < slow_answer.at
+    assert fake_telegram.texts_to(CHAT) == ["echo: quick", "echo: slowish"]
+
+
 async def test_rate_limited_reply_is_retried(
     bot_app: Application, fake_telegram: FakeTelegram
 ) -> None:
