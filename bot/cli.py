@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import logging
 import os
 import sys
@@ -63,6 +64,10 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         return cmd_chat(args, settings)
     from bot.telegram_main import run_telegram
 
+    if args.workers is not None:
+        if args.workers < 1:
+            raise CoachError(f"--workers must be at least 1 (got {args.workers})")
+        settings = dataclasses.replace(settings, workers=args.workers)
     return run_telegram(settings, webhook_url=args.webhook_url, listen=args.listen, port=args.port)
 
 
@@ -123,6 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--webhook-url", help="use a webhook at this public URL instead of long polling")
     p.add_argument("--listen", default="0.0.0.0", help="webhook listen address")
     p.add_argument("--port", type=int, default=8443, help="webhook port")
+    p.add_argument("--workers", type=int, help="Rasa worker processes (default: COACH_WORKERS or 1)")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("kb", help="knowledge base: validate, load, show")
@@ -151,7 +157,11 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     # Rasa resolves config.yml's paths (the spaCy pipeline) against the working directory.
     os.chdir(PROJECT_ROOT)
-    settings = Settings.from_env()
+    try:
+        settings = Settings.from_env()
+    except CoachError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     from bot.runtime import quiet_logs
 
     quiet_logs(settings.log_level, token=settings.telegram_token)

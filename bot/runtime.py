@@ -28,8 +28,9 @@ def quiet_logs(level: str = "WARNING", token: str | None = None) -> None:
 
 @contextlib.asynccontextmanager
 async def coach_session(
-    settings: Settings, progress: Callable[[str], None] = lambda m: print(m, file=sys.stderr)
+    settings: Settings, progress: Callable[[str], None] = lambda m: print(m, file=sys.stderr), workers: int = 1
 ) -> AsyncIterator["RasaCoach"]:  # noqa: F821
+    """The coach, ready to talk: in this process, or in ``workers`` worker processes (>1)."""
     from bot.rasa_bridge import RasaCoach
     from bot.training import model_for_run, prepare_knowledge
 
@@ -45,6 +46,20 @@ async def coach_session(
         server.launch()  # it starts while the model loads; checked before the first message
         url = server.url
     try:
+        if workers > 1:
+            from bot.workers import CoachPool, WorkerConfig
+
+            config = WorkerConfig(
+                model=str(model), action_server_url=url, database_url=settings.database_url,
+                redis_url=settings.redis_url, action_timeout_s=settings.action_timeout_s,
+                log_level=settings.log_level,
+            )
+            progress(f"Starting {workers} coach workers...")
+            async with CoachPool(config, workers, progress=progress) as pool:
+                if server is not None:
+                    server.wait_ready()
+                yield pool  # each worker wraps its coach in ResilientCoach itself
+            return
         from bot.resilience import ResilientCoach
 
         coach = RasaCoach.load(

@@ -32,6 +32,7 @@ class Settings:
     redis_url: str | None
     admin_ids: frozenset[str] = field(default_factory=frozenset)
     log_level: str = "WARNING"
+    workers: int = 1  # Rasa worker processes behind the Telegram front end (bot run)
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -46,7 +47,19 @@ class Settings:
             redis_url=env.get("REDIS_URL") or None,
             admin_ids=frozenset(x.strip() for x in env.get("ADMIN_IDS", "").split(",") if x.strip()),
             log_level=env.get("LOG_LEVEL", "WARNING").upper(),
+            workers=_positive_int(env, "COACH_WORKERS", 1),
         )
+
+
+def _positive_int(env: "os._Environ[str]", name: str, default: int) -> int:
+    from bot.errors import CoachError
+
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or int(raw) < 1:
+        raise CoachError(f"{name} must be a whole number of at least 1 (got {raw!r})")
+    return int(raw)
 
 
 def project_path(*parts: str) -> Path:

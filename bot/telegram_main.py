@@ -264,7 +264,7 @@ async def _serve(
     stop = asyncio.Event()
     _stop_on_signals(stop)
     username = await check_token(token, settings.telegram_base_url)
-    async with coach_session(settings, progress=_progress) as coach:
+    async with coach_session(settings, progress=_progress, workers=settings.workers) as coach:
         engine = get_engine(settings.database_url)
         create_all(engine)
         sessions = session_factory(engine)
