@@ -176,6 +176,7 @@ class Child:
     started_at: float = 0.0
     peak_rss_mib: float | None = None
     descendants_peak_rss_mib: dict[str, float] = field(default_factory=dict)
+    _names: dict[int, str] = field(default_factory=dict)
 
     def start(self) -> "Child":
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -213,8 +214,18 @@ class Child:
         self.peak_rss_mib = peak_rss_mib(self.pid)
         for pid in descendants(self.pid):
             value = peak_rss_mib(pid)
-            if value is not None:
-                self.descendants_peak_rss_mib[command_name(pid)] = value
+            if value is None:
+                continue
+            if pid not in self._names:  # one stable, distinct name per process (two workers)
+                name = command_name(pid)
+                taken = set(self._names.values())
+                n = 2
+                unique = name
+                while unique in taken:
+                    unique, n = f"{name} #{n}", n + 1
+                self._names[pid] = unique
+            name = self._names[pid]
+            self.descendants_peak_rss_mib[name] = max(value, self.descendants_peak_rss_mib.get(name, 0.0))
 
     def stop(self, timeout_s: float = 20.0) -> None:
         process, self.process = self.process, None
@@ -275,6 +286,12 @@ def command_name(pid: int) -> str:
         words = [a.decode(errors="replace") for a in argv if a]
         if "-m" in words:
             return words[words.index("-m") + 1]
+        if "-c" in words:  # multiprocessing's children
+            code = words[words.index("-c") + 1]
+            if "spawn_main" in code:
+                return "coach worker"
+            if "resource_tracker" in code:
+                return "multiprocessing resource tracker"
         return " ".join(Path(words[0]).name.split()[:1]) if words else str(pid)
     except OSError:
         return str(pid)

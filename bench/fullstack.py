@@ -13,8 +13,9 @@ kind of action server (``python -m actions.server``) and the same tracker store 
 SQLite file the actions use, as the bot does); latency is the round trip of ``POST
 /webhooks/rest/webhook``.
 
-Users are closed loops: send, wait for the whole answer (Telegram: the first reply and then
-``think_s`` without another), wait ``think_s`` (plain Rasa), send the next one.
+Users are closed loops: send, wait for the whole answer, send the next one. Plain Rasa: the
+HTTP response, then ``think_s``. Telegram: a reply, then ``think_s`` without another (with the
+limits on, at least :data:`PACED_GAP_S`, the bot's own spacing of a chat's messages).
 """
 from __future__ import annotations
 
@@ -84,16 +85,25 @@ class LoadResult:
 # --- the full stack -------------------------------------------------------------------------
 
 
+PACED_GAP_S = 1.2  # the per-chat pace (1 message/s) plus a margin
+
+
 class TelegramStack:
     """The fake Bot API plus one bot process; users are chat ids."""
 
     def __init__(
-        self, work_dir: Path, model: Path, *, unthrottled: bool, think_s: float, turn_timeout_s: float = 60.0
+        self, work_dir: Path, model: Path, *, unthrottled: bool, think_s: float, workers: int = 1,
+        turn_timeout_s: float = 60.0,
     ) -> None:
         self.work_dir = work_dir
         self.model = model
         self.unthrottled = unthrottled
         self.think_s = think_s
+        self.workers = workers
+        # A user takes the answer as complete after this long without another message. Paced to
+        # Telegram's ~1 message/s per chat, two messages of one answer can be 1 s apart; a
+        # shorter wait would send the next message into the middle of the answer.
+        self.answer_quiet_s = think_s if unthrottled else max(think_s, PACED_GAP_S)
         self.turn_timeout_s = turn_timeout_s
         self.name = "telegram (limits off)" if unthrottled else "telegram"
         self.db_url = f"sqlite:///{work_dir / ('bot-u.db' if unthrottled else 'bot.db')}"
@@ -122,6 +132,7 @@ class TelegramStack:
                 "COACH_VAR_DIR": str(var_dir),
                 "COACH_REMINDER_INTERVAL": "30",
                 "BENCH_MODEL": str(self.model),
+                "COACH_WORKERS": str(self.workers),
             }),
         )
         # Start-up: process start -> the first reply to "hi" from a new user. The update is
@@ -180,11 +191,11 @@ class TelegramStack:
             injected.append(time.monotonic())
             self._send(chat, step)
             deadline = time.monotonic() + self.turn_timeout_s
-            # A reply came after this message, then nothing for think_s: answered, and
+            # A reply came after this message, then nothing for answer_quiet_s: answered, and
             # thought. (The bot answers one message per chat at a time and this user waits.)
             while time.monotonic() < deadline:
                 replies = self._replies(chat)
-                if replies and replies[-1].at > injected[-1] and time.monotonic() - replies[-1].at >= self.think_s:
+                if replies and replies[-1].at > injected[-1] and time.monotonic() - replies[-1].at >= self.answer_quiet_s:
                     break
                 await asyncio.sleep(0.02)
             else:
@@ -237,6 +248,7 @@ class TelegramStack:
                     f"typing {len(typing)} for {len(injected)} messages; calls: {timeline}")
                 continue
             result.latencies_s.append(mine[-1].at - sent_at)
+
             result.replies_per_turn.append(len(mine))
             result.apologies += sum(1 for r in mine if str(r.params.get("text", "")).startswith(APOLOGY_PREFIX))
             if i + 1 < len(injected) and mine[-1].at > injected[i + 1]:
