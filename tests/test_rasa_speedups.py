@@ -41,3 +41,21 @@ def test_action_result_check_still_rejects_what_rasa_rejects() -> None:
     assert action._validate_action_result({"events": [{"event": "slot", "name": "a", "value": 1}], "responses": []})
     with pytest.raises(ValidationError, match="Failed to validate Action server response"):
         action._validate_action_result({"events": "not a list", "responses": []})
+
+
+def test_tensorflow_runs_single_threaded_unless_told_otherwise() -> None:
+    import subprocess
+    import sys
+
+    probe = (
+        "from bot.rasa_bridge import single_threaded_tensorflow; single_threaded_tensorflow(); "
+        "import tensorflow as tf; t = tf.config.threading; "
+        "print(t.get_intra_op_parallelism_threads(), t.get_inter_op_parallelism_threads())"
+    )
+    default = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert default.stdout.split() == ["1", "1"], default.stderr[-500:]
+    import os
+
+    told = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "TF_INTRA_OP_PARALLELISM_THREADS": "2"})
+    assert told.stdout.split() == ["2", "1"], told.stderr[-500:]
