@@ -17,6 +17,7 @@ import itertools
 import logging
 import multiprocessing
 import os
+import signal
 import zlib
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -51,13 +52,19 @@ def _worker_main(conn: Connection, config: WorkerConfig, parent_pid: int) -> Non
     _die_with_parent()
     if os.getppid() != parent_pid:  # the front end died before we could ask for the signal
         return
+
+    # Ctrl+C and systemd's SIGTERM reach the whole group; the front end stops us itself after
+    # its last turn. A SIGTERM when the front end is gone (the death signal) ends us at once.
+    def on_sigterm(_signum: int, _frame: Any) -> None:
+        if os.getppid() != parent_pid:
+            os._exit(0)
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, on_sigterm)
     from bot.runtime import quiet_logs
 
     quiet_logs(config.log_level)
-    try:
-        asyncio.run(_serve(conn, config))
-    except KeyboardInterrupt:  # Ctrl+C reaches the whole process group; the front end decides
-        pass
+    asyncio.run(_serve(conn, config))
 
 
 async def _serve(conn: Connection, config: WorkerConfig) -> None:

@@ -93,3 +93,51 @@ def test_pool_of_one_is_refused_and_bad_worker_counts_are_one_line_errors(monkey
         Settings.from_env()
     monkeypatch.setenv("COACH_WORKERS", "3")
     assert Settings.from_env().workers == 3
+
+
+POOL_FRONT_END = """
+import asyncio, json, sys
+from bot.workers import CoachPool, WorkerConfig
+config = WorkerConfig(**json.loads(sys.argv[1]))
+async def main():
+    async with CoachPool(config, 2) as pool:
+        print(json.dumps(pool.pids), flush=True)
+        await asyncio.sleep(600)
+asyncio.run(main())
+"""
+
+
+def test_workers_end_with_a_killed_front_end_and_ignore_group_signals(
+    trained_model: Path, action_server: Any, database_url: str
+) -> None:
+    """SIGINT/SIGTERM to the whole group leave the stopping to the front end; a front end
+    killed outright takes its workers with it (no orphan holding 750 MiB)."""
+    import dataclasses
+    import json
+    import subprocess
+    import sys
+    import time
+
+    config = dataclasses.asdict(pool_config(trained_model, action_server, database_url))
+    front = subprocess.Popen(
+        [sys.executable, "-c", POOL_FRONT_END, json.dumps(config)], stdout=subprocess.PIPE, text=True,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    try:
+        line = front.stdout.readline() if front.stdout else ""
+        pids = json.loads(line)
+        assert len(pids) == 2 and all(_alive(p) for p in pids)
+        for pid in pids:
+            os.kill(pid, signal.SIGINT)
+            os.kill(pid, signal.SIGTERM)
+        time.sleep(1.0)
+        assert all(_alive(p) for p in pids), "a worker stopped on a group signal"
+        front.kill()
+        front.wait(timeout=10)
+        deadline = time.monotonic() + 20
+        while any(_alive(p) for p in pids) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not any(_alive(p) for p in pids), "a worker outlived its front end"
+    finally:
+        if front.poll() is None:
+            front.kill()
