@@ -11,11 +11,12 @@ What it measures (docs/benchmarks.md explains each number and the targets):
    A second bot process with the Telegram rate limits off shows the stack's own capacity.
 2. Reminder fan-out: N due reminders sent by one scheduler worker, unthrottled and at
    Telegram's 30 messages/s (reminders/s, duplicates, losses).
-3. Start-up to first reply, training time (read from bench/results/train_time.txt; never
-   trained here), peak RSS of every process, knowledge-base query times.
+3. Start-up to first reply, training from scratch (into a temporary folder, Rasa's cache off;
+   models/ is never touched), peak RSS of every process, knowledge-base query times.
 4. Targets: pass or miss, never an assertion.
 
-Never trains a model: without an up-to-date one it waits (polling every 30 s, bounded).
+Never trains the model it measures (or anything in models/): without an up-to-date one it waits
+(polling every 30 s, bounded). The training benchmark trains a separate copy in a temp folder.
 Everything runs on 127.0.0.1 with temporary databases; nothing under var/ is written.
 """
 from __future__ import annotations
@@ -165,13 +166,34 @@ def run_kb_queries(runs: int) -> dict[str, Any]:
     }
 
 
-def training_time() -> dict[str, Any]:
-    path = RESULTS_DIR / "train_time.txt"
-    if not path.exists():
-        return {"seconds": None, "note": "not measured (bench/results/train_time.txt is absent)"}
-    text = path.read_text(encoding="utf-8").strip()
-    match = re.search(r"([\d.]+)", text)
-    return {"seconds": float(match.group(1)) if match else None, "raw": text[:200]}
+def measure_training(work: Path, timeout_s: float) -> dict[str, Any]:
+    """Train from scratch in a child process (bench/train_once.py): wall time and peak RSS."""
+    import json
+
+    from bench.common import PYTHON, Child
+
+    out = work / "training"
+    child = Child(name="training", args=[PYTHON, "-m", "bench.train_once", "--out", str(out)],
+                  log_path=work / "logs" / "training.log")
+    log("training from scratch (generate the data, train with Rasa's cache off; a few minutes)")
+    child.start()
+    deadline = time.monotonic() + timeout_s
+    try:
+        while child.alive() and time.monotonic() < deadline:
+            child.sample_memory()
+            time.sleep(1.0)
+        if child.alive():
+            return {"seconds": None, "note": f"did not finish within {timeout_s:.0f}s"}
+        wall = time.monotonic() - child.started_at
+        code = child.process.returncode if child.process is not None else None
+    finally:
+        child.stop()
+    lines = [line for line in child.tail(200).splitlines() if line.startswith("{")]
+    detail = json.loads(lines[-1]) if lines else {}
+    if code != 0 or not detail.get("ok"):
+        return {"seconds": None, "note": f"training failed (exit {code}); see the log with --keep"}
+    log(f"  trained in {wall:.0f}s (Rasa {detail['rasa_train_s']:.0f}s)")
+    return {"seconds": round(wall, 1), "peak_rss_mib": child.peak_rss_mib, **detail}
 
 
 # --- targets and the table ------------------------------------------------------------------
@@ -295,6 +317,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-messages", action="store_true")
     parser.add_argument("--skip-reminders", action="store_true")
     parser.add_argument("--skip-kb", action="store_true")
+    parser.add_argument("--skip-training", action="store_true", help="do not train from scratch (~4 min)")
+    parser.add_argument("--training-timeout", type=float, default=1200.0)
     parser.add_argument("--start-timeout", type=float, default=300.0)
     parser.add_argument("--fanout-timeout", type=float, default=900.0)
     parser.add_argument("--model", help="a model file (default: bot.training.current_model(), waited for)")
@@ -305,6 +329,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         args.levels, args.unthrottled_users = "1:6,3:4", "3"
         args.reminders, args.throttled_reminders, args.kb_runs = 200, 90, 50
+        args.skip_training = True  # minutes; the quick run is a smoke test
     args.unthrottled_users = {int(x) for x in str(args.unthrottled_users).split(",") if x.strip()}
 
     results: dict[str, Any] = {
@@ -321,7 +346,7 @@ def main(argv: list[str] | None = None) -> int:
             model = Path(args.model).resolve() if args.model else wait_for_model(args.model_wait)
             results["model"] = str(model) if model else None
             if model is None:
-                log("no up-to-date model: message benchmarks skipped (this benchmark never trains)")
+                log("no up-to-date model: message benchmarks skipped (this benchmark never trains models/)")
                 results["messages"] = {"error": "no up-to-date model"}
             else:
                 results["messages"] = asyncio.run(run_messages(args, model, work))
@@ -334,7 +359,12 @@ def main(argv: list[str] | None = None) -> int:
         if not args.skip_kb:
             log("knowledge-base queries")
             results["kb_queries"] = run_kb_queries(args.kb_runs)
-        results["training"] = training_time()
+        if args.skip_training:
+            results["training"] = {"seconds": None, "note": "not measured (--skip-training)"}
+        else:
+            results["training"] = measure_training(work, args.training_timeout)
+            if results["training"].get("peak_rss_mib"):
+                results.setdefault("peak_rss_mib", {})["training"] = results["training"]["peak_rss_mib"]
     finally:
         if args.keep:
             log(f"kept {work}")
