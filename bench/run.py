@@ -304,7 +304,8 @@ def render(results: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Benchmark the coach (see docs/benchmarks.md).")
     parser.add_argument("--quick", action="store_true", help="a small smoke run: 1 and 3 users, 200 reminders")
-    parser.add_argument("--levels", default="1:24,10:10,50:8", help="users:messages-per-user, comma-separated")
+    parser.add_argument("--levels", default="1:24,10:10,50:20",
+                        help="users:messages-per-user, comma-separated (50 x 20: a sustained load, ~30 s)")
     parser.add_argument("--think-s", type=float, default=0.3, help="a user's pause between the answer and the next message")
     parser.add_argument("--bot-workers", type=int, default=2,
                         help="the bot's Rasa worker processes (COACH_WORKERS; 1 = Rasa in the bot's process)")
