@@ -35,7 +35,8 @@ def caching_sql_tracker_store() -> type:
     - the database's last event id for that conversation is still the one seen after saving
       (nobody else wrote to it: another process, a /delete), and
     - the tracker has no events beyond those saved (a turn that failed after changing it), and
-    - it holds a single session (after a new session starts, Rasa reads only the new one).
+    - it begins where a read would begin, with the session's start (Rasa reads events from the
+      latest ``session_started`` on, so the first turn of a session is not kept).
     Otherwise the store reads the database as before. tests/test_tracker_cache.py compares
     whole conversations with and without it."""
     import sqlalchemy as sa
@@ -64,7 +65,10 @@ def caching_sql_tracker_store() -> type:
         async def save(self, tracker: Any) -> None:
             self._kept.pop(tracker.sender_id, None)
             await super().save(tracker)
-            if sum(1 for event in tracker.events if isinstance(event, SessionStarted)) > 1:
+            starts = [i for i, event in enumerate(tracker.events) if isinstance(event, SessionStarted)]
+            if starts and starts[-1] != 0:
+                # Events before the session's start (its start action, an earlier session) are
+                # not part of what the database gives back: the next turn reads it.
                 return
             last_id = self._last_event_id(tracker.sender_id)
             if last_id is None:

@@ -69,6 +69,7 @@ def test_conversation_is_the_same_with_and_without_the_savings(
                 hits += _hits(coach)
                 coach = load(trained_model, server, database_url, keep_trackers)
             turns.append(summary(await coach.handle(user, text)))
+            await same_as_a_read(coach, user, index)
         return turns, hits + _hits(coach)
 
     # The same person both times (today's session is chosen by person and date), forgotten
@@ -84,6 +85,26 @@ def test_conversation_is_the_same_with_and_without_the_savings(
         assert got == want, (index, CONVERSATION[index])
     assert any("You're set up" in text for _intent, replies, _refs in with_savings for text, _b in replies)
     assert any("Check-in" in text for _intent, replies, _refs in with_savings for text, _b in replies)
+
+
+async def same_as_a_read(coach: Any, user: str, index: int) -> None:
+    """A kept tracker holds exactly the events a database read gives."""
+    from rasa.core.tracker_store import SQLTrackerStore
+
+    from bot.resilience import primary_tracker_store
+
+    store = primary_tracker_store(coach.agent.tracker_store)
+    kept = getattr(store, "_kept", {}).get(user)
+    if kept is None:
+        return
+    read = await SQLTrackerStore.retrieve(store, user)
+
+    def stored(tracker: Any) -> Any:  # as the database holds it (JSON: tuples become lists)
+        return json.loads(json.dumps([e.as_dict() for e in tracker.events]))
+
+    assert stored(kept[0]) == stored(read), (index, CONVERSATION[index])
+    state = json.loads(json.dumps(read.current_state()))
+    assert json.loads(json.dumps(kept[0].current_state())) == state, (index, CONVERSATION[index])
 
 
 def forget(user: str, database_url: str) -> None:
@@ -115,6 +136,8 @@ def test_a_changed_conversation_is_read_again(trained_model: Path, server: Any, 
 
     async def scenario() -> None:
         await coach.handle("stale-1", "hi")
+        assert "stale-1" not in store._kept  # a session's first turn holds its start action
+        await coach.handle("stale-1", "how do i do a glute bridge")
         kept = store._kept["stale-1"][0]
         assert await store.retrieve("stale-1") is kept  # unchanged: handed back
         await store.save(kept)
