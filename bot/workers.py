@@ -61,6 +61,7 @@ def _worker_main(conn: Connection, config: WorkerConfig, parent_pid: int) -> Non
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, on_sigterm)
+    os.environ.pop("TELEGRAM_BOT_TOKEN", None)  # a worker never talks to Telegram: nothing to leak
     from bot.runtime import quiet_logs
 
     quiet_logs(config.log_level)
