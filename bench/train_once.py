@@ -9,7 +9,6 @@ DIR, never in ``models/``. Prints one JSON line: the seconds of each step.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import sys
@@ -30,27 +29,15 @@ def main(argv: list[str] | None = None) -> int:
 
     started = time.monotonic()
     from bot.rasa_bridge import quiet_structlog
-    from bot.training import generate_training_data
+    from bot.training import generate_training_data, train_rasa
 
     quiet_structlog()
     data_started = time.monotonic()
     generate_training_data(progress=lambda _m: None)
     data_s = time.monotonic() - data_started
 
-    from rasa.model_training import train as rasa_train
-
-    from knowledge.db import PROJECT_ROOT
-
     train_started = time.monotonic()
-    with contextlib.redirect_stdout(sys.stderr):
-        result = rasa_train(
-            domain=str(PROJECT_ROOT / "domain.yml"),
-            config=str(PROJECT_ROOT / "config.yml"),
-            training_files=[str(PROJECT_ROOT / "data")],
-            output=str(out),
-            fixed_model_name="bench-model",
-            force_training=True,
-        )
+    result = train_rasa(out, "bench-model")
     rasa_s = time.monotonic() - train_started
     ok = result.code == 0 and bool(result.model) and Path(result.model).exists()
     print(json.dumps({

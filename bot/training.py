@@ -12,7 +12,7 @@ import logging
 import sys
 import time
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 import bot.settings  # noqa: F401  (quiet Rasa before it is imported)
 from bot.errors import CoachError
@@ -101,25 +101,30 @@ def _train(force: bool, progress: Callable[[str], None]) -> Path:
         return target
 
     progress("[2/3] Training the Rasa model (a few minutes on 2 cores; DIET shows its epochs)…")
-    from rasa.model_training import train as rasa_train
-
     started = time.monotonic()
-    MODELS_DIR.mkdir(parents=True, exist_ok=True)
-    # Rasa prints its own progress to stdout; stdout belongs to the command (say's JSON lines).
-    with contextlib.redirect_stdout(sys.stderr):
-        result = rasa_train(
-            domain=str(PROJECT_ROOT / "domain.yml"),
-            config=str(PROJECT_ROOT / "config.yml"),
-            training_files=[str(PROJECT_ROOT / "data")],
-            output=str(MODELS_DIR),
-            fixed_model_name=target.name[: -len(".tar.gz")],
-            force_training=True,
-        )
+    result = train_rasa(MODELS_DIR, target.name[: -len(".tar.gz")])
     if result.code != 0 or not result.model or not Path(result.model).exists():
         raise CoachError(f"training failed (Rasa exit code {result.code}); see the messages above")
     _prune_old_models(keep=target)
     progress(f"[3/3] Model trained in {time.monotonic() - started:.0f}s: {target}")
     return target
+
+
+def train_rasa(output: Path, model_name: str) -> Any:
+    """Rasa's training on the project's config, domain and data; returns Rasa's result."""
+    from rasa.model_training import train as rasa_train
+
+    output.mkdir(parents=True, exist_ok=True)
+    # Rasa prints its own progress to stdout; stdout belongs to the command (say's JSON lines).
+    with contextlib.redirect_stdout(sys.stderr):
+        return rasa_train(
+            domain=str(PROJECT_ROOT / "domain.yml"),
+            config=str(PROJECT_ROOT / "config.yml"),
+            training_files=[str(PROJECT_ROOT / "data")],
+            output=str(output),
+            fixed_model_name=model_name,
+            force_training=True,
+        )
 
 
 def _prune_old_models(keep: Path) -> None:
