@@ -7,6 +7,8 @@ SQLAlchemy 2.0 style on the 1.4 release that Rasa pins: ``future=True`` engines 
 from __future__ import annotations
 
 import os
+import sqlite3
+import time
 from pathlib import Path
 
 from sqlalchemy import create_engine, event
@@ -31,15 +33,32 @@ def default_database_url() -> str:
     return f"sqlite:///{VAR_DIR / 'coach.db'}"
 
 
+def _use_wal(cursor, wait_s: float = 10.0) -> None:
+    """Switch the file to WAL (it stays so), retrying while another connection holds it.
+
+    SQLite does not call the busy handler for a journal-mode change: processes opening a new
+    database at once (bot, action server, scheduler) got an immediate "database is locked"."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            if cursor.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.02)
+
+
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
     # WAL lets the bot and the action server read while the other writes;
     # busy_timeout turns a brief lock into a wait instead of an error.
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    _use_wal(cursor)
     # With WAL, NORMAL keeps the database consistent after a crash; only the last commits before
     # a power loss can be lost, not a process kill.
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
 

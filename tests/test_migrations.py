@@ -244,6 +244,37 @@ def test_a_migration_that_rebuilds_a_parent_table_keeps_its_children(fresh_engin
     assert snapshot(fresh_engine) == before
 
 
+def test_connections_opening_a_new_sqlite_file_together_all_succeed(tmp_path: Path) -> None:
+    """The first connections to a new SQLite file switch it to WAL; SQLite answers a concurrent
+    switch with an immediate "database is locked" (no busy wait), which once failed a start.
+
+    A plain SQLite file on every back end: this is the embedded default's set-up, not the server's."""
+    rounds, per_round = 100, 4
+    errors: list[BaseException] = []
+    for round_ in range(rounds):
+        engines = [make_engine(f"sqlite:///{tmp_path / f'new-{round_}.db'}") for _ in range(per_round)]
+        barrier = threading.Barrier(per_round)
+
+        def open_(engine: Engine) -> None:
+            try:
+                barrier.wait()
+                with engine.connect() as conn:
+                    conn.execute(text("SELECT 1"))
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=open_, args=(e,)) for e in engines]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        with engines[0].connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        for engine in engines:
+            engine.dispose()
+    assert errors == []
+
+
 def test_processes_starting_together_migrate_once(fresh_engine: Engine) -> None:
     """Bot, action server and scheduler workers may all start at once on a new database."""
     url = fresh_engine.url.render_as_string(hide_password=False)
