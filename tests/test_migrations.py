@@ -11,7 +11,7 @@ import os
 import threading
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import pytest
 from sqlalchemy import (
@@ -244,30 +244,40 @@ def test_a_migration_that_rebuilds_a_parent_table_keeps_its_children(fresh_engin
     assert snapshot(fresh_engine) == before
 
 
+def at_once(work: Callable[[Engine], Any], engines: list[Engine]) -> list[BaseException]:
+    """Run ``work`` on every engine in its own thread, all released together; the errors raised."""
+    barrier = threading.Barrier(len(engines))
+    errors: list[BaseException] = []
+
+    def run(engine: Engine) -> None:
+        try:
+            barrier.wait()
+            work(engine)
+        except BaseException as exc:  # noqa: BLE001 - returned to the test
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(e,)) for e in engines]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return errors
+
+
+def select_one(engine: Engine) -> None:
+    with engine.connect() as conn:
+        conn.execute(text("SELECT 1"))
+
+
 def test_connections_opening_a_new_sqlite_file_together_all_succeed(tmp_path: Path) -> None:
     """The first connections to a new SQLite file switch it to WAL; SQLite answers a concurrent
     switch with an immediate "database is locked" (no busy wait), which once failed a start.
 
     A plain SQLite file on every back end: this is the embedded default's set-up, not the server's."""
-    rounds, per_round = 100, 4
     errors: list[BaseException] = []
-    for round_ in range(rounds):
-        engines = [make_engine(f"sqlite:///{tmp_path / f'new-{round_}.db'}") for _ in range(per_round)]
-        barrier = threading.Barrier(per_round)
-
-        def open_(engine: Engine) -> None:
-            try:
-                barrier.wait()
-                with engine.connect() as conn:
-                    conn.execute(text("SELECT 1"))
-            except BaseException as exc:  # noqa: BLE001 - reported below
-                errors.append(exc)
-
-        threads = [threading.Thread(target=open_, args=(e,)) for e in engines]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+    for round_ in range(100):
+        engines = [make_engine(f"sqlite:///{tmp_path / f'new-{round_}.db'}") for _ in range(6)]
+        errors += at_once(select_one, engines)
         with engines[0].connect() as conn:
             assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         for engine in engines:
@@ -279,21 +289,7 @@ def test_processes_starting_together_migrate_once(fresh_engine: Engine) -> None:
     """Bot, action server and scheduler workers may all start at once on a new database."""
     url = fresh_engine.url.render_as_string(hide_password=False)
     engines = [make_engine(url) for _ in range(3)]
-    barrier = threading.Barrier(len(engines))
-    errors: list[BaseException] = []
-
-    def start(engine: Engine) -> None:
-        try:
-            barrier.wait()
-            create_all(engine)
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=start, args=(e,)) for e in engines]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    errors = at_once(create_all, engines)
     for engine in engines:
         engine.dispose()
     assert errors == []
