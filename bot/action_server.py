@@ -23,8 +23,9 @@ from knowledge.db import PROJECT_ROOT, VAR_DIR
 log = logging.getLogger(__name__)
 
 
-def _die_with_parent() -> None:
-    """Runs in the child before exec: ask Linux for SIGTERM when the parent process dies."""
+def die_with_parent() -> None:
+    """Ask Linux for SIGTERM when the parent process dies (runs in the child: before exec for the
+    action server, first thing in a Rasa worker)."""
     import ctypes
 
     PR_SET_PDEATHSIG = 1
@@ -81,7 +82,7 @@ class ActionServer:
             stderr=subprocess.STDOUT,
             start_new_session=True,
             # If the bot dies without stopping us (SIGKILL), the kernel ends the action server too.
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
         )
         return self
 

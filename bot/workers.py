@@ -47,9 +47,9 @@ class WorkerConfig:
 
 def _worker_main(conn: Connection, config: WorkerConfig, parent_pid: int) -> None:
     """Entry point of a worker process (spawned: a fresh interpreter, no TensorFlow state)."""
-    from bot.action_server import _die_with_parent
+    from bot.action_server import die_with_parent
 
-    _die_with_parent()
+    die_with_parent()
     if os.getppid() != parent_pid:  # the front end died before we could ask for the signal
         return
 
