@@ -126,13 +126,23 @@ class ReminderScheduler:
         return total
 
     async def _send_batch(self, claims: list[reminders.ClaimedReminder]) -> int:
-        """Send one claimed batch. Sent rows are marked a few at a time (every
-        ``MARK_SENT_EVERY`` sends, or ``MARK_SENT_AFTER_S`` after they went out) rather than one commit each (slow) or all at the end (a hard
-        crash could then resend a whole batch): after a SIGKILL at most the sends in flight and
-        one group of unmarked ones can go out twice once their lease ends."""
+        """Send one claimed batch. Sent rows are marked a few at a time (every ``MARK_SENT_EVERY``
+        sends, or ``MARK_SENT_AFTER_S`` after they went out) rather than one commit each (slow) or
+        all at the end (a hard crash could then resend a whole batch): after a SIGKILL at most the
+        sends in flight and one group of unmarked ones can go out twice once their lease ends.
+        The batch ends only when every mark is written, also when stopped or cancelled."""
         sent: list[int] = []  # sent in this batch
         unmarked: list[int] = []  # sent, not yet marked in the database
         settled: set[int] = set()  # recorded as failed or skipped on the spot
+        marking: set[asyncio.Task[None]] = set()  # marks being written in a thread
+
+        async def mark(group: list[int]) -> None:
+            task = asyncio.create_task(asyncio.to_thread(self._settle, group, []))
+            marking.add(task)
+            task.add_done_callback(marking.discard)
+            # Shielded: a thread cannot be cancelled, and the batch must not end (and the round
+            # release its claims) while a mark is still being written.
+            await asyncio.shield(task)
 
         async def on_sent(delivery_id: int) -> None:
             sent.append(delivery_id)
@@ -140,7 +150,7 @@ class ReminderScheduler:
             if len(unmarked) >= MARK_SENT_EVERY:
                 group = unmarked[:]
                 unmarked.clear()
-                await asyncio.to_thread(self._settle, group, [])
+                await mark(group)
 
         async def mark_pending_regularly() -> None:
             # A send that hangs must not hold back the marks of the ones that went out.
@@ -149,7 +159,7 @@ class ReminderScheduler:
                 if unmarked:
                     group = unmarked[:]
                     unmarked.clear()
-                    await asyncio.to_thread(self._settle, group, [])
+                    await mark(group)
 
         marker = asyncio.create_task(mark_pending_regularly())
         try:
@@ -158,6 +168,10 @@ class ReminderScheduler:
             marker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await marker
+            # Marks still being written: the ones whose waiter (the marker) was just cancelled.
+            for outcome in await asyncio.gather(*list(marking), return_exceptions=True):
+                if isinstance(outcome, BaseException):
+                    logger.warning("marking sent reminders failed: %s", type(outcome).__name__)
             # Also when cancelled mid-batch (shutdown): what was sent is marked sent, and only
             # what was not settled goes back to the pool.
             unsettled = [

@@ -3,6 +3,7 @@ Bot API with a controlled clock (SQLite)."""
 from __future__ import annotations
 
 import asyncio
+import threading
 from datetime import date, datetime, time, timedelta, timezone
 from typing import AsyncIterator
 from zoneinfo import ZoneInfo
@@ -345,6 +346,36 @@ async def test_shutdown_releases_a_claim_in_flight(
     with sessions() as s:
         [row] = deliveries(s, "931")
         assert row.state == SCHEDULED and row.claimed_by is None
+
+
+async def test_stop_right_after_a_send_leaves_it_marked_sent(
+    bot: ExtBot, sessions: sessionmaker, fake_telegram: FakeTelegram
+) -> None:
+    # Once failed CI: the regular mark of 951's send was still being written (in a thread) when
+    # the batch ended and the stopping round released its claims, so 951 went back to
+    # "scheduled" and would have been sent again. Here the first mark is made slow on purpose.
+    with sessions() as s:
+        add_trainee(s, "951", reminder_time="06:00")
+        add_trainee(s, "952", reminder_time="06:00")
+    fake_telegram.fail(200, method="sendMessage", chat_id=952, delay=1.5)  # holds the batch open
+    scheduler = scheduler_for(bot, sessions, FixedClock(utc(2026, 6, 1, 7)), interval=60)
+    settle = scheduler._settle
+    calls = 0
+
+    def first_mark_slow(sent: list[int], unsettled: list[int]) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            threading.Event().wait(2.5)  # a slow database
+        settle(sent, unsettled)
+
+    scheduler._settle = first_mark_slow  # type: ignore[method-assign]
+    scheduler.start()
+    await fake_telegram.wait_for(lambda: fake_telegram.messages_to(951))
+    await scheduler.stop()
+    with sessions() as s:
+        states = {row.user_id: (row.state, row.claimed_by) for row in deliveries(s, "951") + deliveries(s, "952")}
+    assert states == {"951": (SENT, None), "952": (SENT, None)}
 
 
 async def test_in_loop_snooze_and_skip_buttons_payloads(
