@@ -2,9 +2,10 @@
 (:mod:`knowledge.reminders`) and sends them through the Telegram bot.
 
 Runs inside the bot process (:func:`bot.telegram_app.build_application` with a session factory)
-or as its own process (``python -m bot.scheduler``); several workers can share one PostgreSQL
-database, each reminder is still sent once. Not PTB's JobQueue: its APScheduler pin conflicts
-with Rasa's.
+or as its own process (``python -m bot scheduler``; ``python -m bot.scheduler`` takes the
+options tests and benchmarks need); several workers can share one PostgreSQL database, each
+reminder is still sent once. The text comes from :mod:`knowledge.reminder_text`. Not PTB's
+JobQueue: its APScheduler pin conflicts with Rasa's.
 """
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ from telegram.ext import ExtBot
 
 from knowledge import reminders
 from knowledge.clock import SYSTEM_CLOCK, Clock, FixedClock
-from knowledge.reminder_models import KIND_SNOOZE
+from knowledge.reminder_text import reminder_text
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +41,8 @@ DEFAULT_CONCURRENCY = 16
 MARK_SENT_EVERY = 8
 # ...and at the latest this long after they went out.
 MARK_SENT_AFTER_S = 0.2
+# Reminder texts go from the composing thread to the senders this many at a time.
+COMPOSED_HANDOFF = 10
 REMINDER_BUTTONS = (
     ("Start now", "/start_session"),
     ("In an hour", "/snooze_reminder"),
@@ -48,12 +51,6 @@ REMINDER_BUTTONS = (
 
 # user_id, kind ("daily" | "snooze") -> the reminder's text; may be async.
 ReminderText = Callable[[str, str], Union[str, Awaitable[str]]]
-
-
-def default_reminder_text(user_id: str, kind: str) -> str:
-    if kind == KIND_SNOOZE:
-        return "Here's the reminder you asked for: ready for today's glute session?"
-    return "Time for today's glute session: a few minutes now keeps your back out of the work."
 
 
 def reminder_keyboard() -> InlineKeyboardMarkup:
@@ -87,7 +84,7 @@ class ReminderScheduler:
         interval: float = DEFAULT_INTERVAL_S,
         batch_size: int = 100,
         concurrency: int = DEFAULT_CONCURRENCY,
-        text_for: ReminderText = default_reminder_text,
+        text_for: ReminderText | None = None,
         lease: timedelta = reminders.DEFAULT_LEASE,
         max_send_tries: int = 4,
         backoff_s: float = 1.0,
@@ -99,7 +96,9 @@ class ReminderScheduler:
         self.worker_id = worker_id or default_worker_id()
         self.interval = interval
         self.batch_size = batch_size
-        self.text_for = text_for
+        # None: composed from the trainee's record, a whole batch in one database session.
+        self.custom_text = text_for
+        self.text_for = text_for or self._text_from_record
         self.lease = lease
         self.max_send_tries = max_send_tries
         self.backoff_s = backoff_s
@@ -107,6 +106,58 @@ class ReminderScheduler:
         self._send_slots = asyncio.Semaphore(concurrency)
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+
+    async def _text_from_record(self, user_id: str, kind: str) -> str:
+        return await asyncio.to_thread(self._compose, user_id, kind)
+
+    def _compose(self, user_id: str, kind: str) -> str:
+        with self.sessions() as session:
+            return reminder_text(session, user_id, kind, self.clock)
+
+    def _compose_batch(
+        self, claims: list[reminders.ClaimedReminder], ready: Callable[[list[tuple[int, str | None]]], None]
+    ) -> None:
+        """The texts of a batch in one session and one thread hop (per reminder, the hops and
+        sessions cost more than the queries), each handed to ``ready`` as soon as it is composed
+        so that sending starts at once. None for one that failed: :meth:`_deliver` composes it
+        again and reports the error."""
+        done: list[tuple[int, str | None]] = []
+        with self.sessions() as session:
+            for claim in claims:
+                try:
+                    text: str | None = reminder_text(session, claim.user_id, claim.kind, self.clock)
+                except Exception:  # noqa: BLE001 - see above
+                    session.rollback()
+                    text = None
+                done.append((claim.delivery_id, text))
+                if len(done) >= COMPOSED_HANDOFF:  # a few at a time: each handoff wakes the loop
+                    ready(done)
+                    done = []
+        if done:
+            ready(done)
+
+    def _compose_while_sending(
+        self, claims: list[reminders.ClaimedReminder]
+    ) -> tuple[asyncio.Task[None], dict[int, asyncio.Future[str | None]]]:
+        """Start composing the batch's texts in a thread; one future per claim."""
+        loop = asyncio.get_running_loop()
+        texts: dict[int, asyncio.Future[str | None]] = {c.delivery_id: loop.create_future() for c in claims}
+
+        def resolve(composed: list[tuple[int, str | None]]) -> None:  # on the event loop
+            for delivery_id, text in composed:
+                if not texts[delivery_id].done():
+                    texts[delivery_id].set_result(text)
+
+        def ready(composed: list[tuple[int, str | None]]) -> None:  # in the thread
+            loop.call_soon_threadsafe(resolve, composed)
+
+        def unblock(_task: asyncio.Task[None]) -> None:
+            # The session could not even open: let each send compose (and fail) on its own.
+            resolve([(delivery_id, None) for delivery_id in texts])
+
+        composer = asyncio.create_task(asyncio.to_thread(self._compose_batch, claims, ready))
+        composer.add_done_callback(unblock)
+        return composer, texts
 
     # --- one round ----------------------------------------------------------------------------
 
@@ -161,13 +212,22 @@ class ReminderScheduler:
                     unmarked.clear()
                     await mark(group)
 
+        composer: asyncio.Task[None] | None = None
+        texts: dict[int, asyncio.Future[str | None]] = {}
+        if self.custom_text is None:
+            composer, texts = self._compose_while_sending(claims)
         marker = asyncio.create_task(mark_pending_regularly())
         try:
-            results = await asyncio.gather(*(self._deliver(c, on_sent, settled) for c in claims))
+            results = await asyncio.gather(
+                *(self._deliver(c, texts.get(c.delivery_id), on_sent, settled) for c in claims)
+            )
         finally:
             marker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await marker
+            if composer is not None:  # reads only; its errors were handled per claim
+                with contextlib.suppress(Exception, asyncio.CancelledError):
+                    await composer
             # Marks still being written: the ones whose waiter (the marker) was just cancelled.
             for outcome in await asyncio.gather(*list(marking), return_exceptions=True):
                 if isinstance(outcome, BaseException):
@@ -205,15 +265,20 @@ class ReminderScheduler:
             return reminders.release(session, self.worker_id, delivery_ids)
 
     async def _deliver(
-        self, claim: reminders.ClaimedReminder, on_sent: Callable[[int], Awaitable[None]], settled: set[int]
+        self,
+        claim: reminders.ClaimedReminder,
+        composed: asyncio.Future[str | None] | None,
+        on_sent: Callable[[int], Awaitable[None]],
+        settled: set[int],
     ) -> bool:
         async with self._send_slots:
             error = "unknown"
+            text = await composed if composed is not None else None
             for attempt in range(1, self.max_send_tries + 1):
                 try:
-                    text = self.text_for(claim.user_id, claim.kind)
-                    if inspect.isawaitable(text):
-                        text = await text
+                    if text is None:
+                        own = self.text_for(claim.user_id, claim.kind)
+                        text = await own if inspect.isawaitable(own) else own
                     await self.bot.send_message(
                         chat_id=_chat_id(claim.user_id), text=text, reply_markup=reminder_keyboard()
                     )
@@ -314,7 +379,7 @@ def _seconds(value: int | timedelta) -> float:
 
 
 async def run_scheduler_process(
-    database_url: str,
+    database_url: str | None,
     token: str,
     base_url: str | None = None,
     *,
@@ -324,8 +389,10 @@ async def run_scheduler_process(
     batch_size: int = 100,
     overall_rate: float = 30.0,
     stop: asyncio.Event | None = None,
+    progress: Callable[[str], None] = lambda _message: None,
 ) -> None:
-    """Run a scheduler worker until ``stop`` is set or SIGTERM/SIGINT arrives."""
+    """Run a scheduler worker until ``stop`` is set or SIGTERM/SIGINT arrives (Telegram errors
+    propagate). ``database_url`` None: ``DATABASE_URL`` or the embedded SQLite file."""
     from bot.telegram_app import guard_token_in_logs, make_rate_limiter
     from knowledge.db import create_all, make_engine, session_factory
 
@@ -342,6 +409,7 @@ async def run_scheduler_process(
     bot = ExtBot(
         token,
         base_url=base_url or "https://api.telegram.org/bot",
+        # The scheduler retries by itself (and honours Retry-After).
         rate_limiter=make_rate_limiter(overall_rate=overall_rate, max_retries=0),
     )
     scheduler = ReminderScheduler(
@@ -350,13 +418,12 @@ async def run_scheduler_process(
     )
     try:
         async with bot:
+            progress(f"Reminder scheduler running (every {interval:g}s). Ctrl+C stops.")
             task = scheduler.start()
             stopper = asyncio.create_task(stop.wait())
             await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
             stopper.cancel()
-            await scheduler.stop()
-    except TelegramError as exc:
-        raise SystemExit(f"scheduler stopped: {redact(str(exc), token)}") from None
+            await scheduler.stop()  # finishes the round, releases what it still holds
     finally:
         engine.dispose()
 
@@ -374,21 +441,22 @@ def main(argv: list[str] | None = None) -> None:
     token = os.environ.get("TELEGRAM_BOT_TOKEN")
     if not token:
         raise SystemExit("TELEGRAM_BOT_TOKEN is not set")
-    from knowledge.db import default_database_url
-
     clock: Clock = SYSTEM_CLOCK
     if args.fixed_now:
         at = datetime.fromisoformat(args.fixed_now)
         clock = FixedClock(at if at.tzinfo else at.replace(tzinfo=timezone.utc))
     logging.basicConfig(level=os.environ.get("LOG_LEVEL", "WARNING").upper())
     logging.getLogger("httpx").setLevel(logging.WARNING)  # its INFO lines carry the token
-    asyncio.run(
-        run_scheduler_process(
-            args.database_url or default_database_url(), token, args.base_url, clock=clock,
-            worker_id=args.worker_id, interval=args.interval, batch_size=args.batch_size,
-            overall_rate=args.overall_rate,
+    try:
+        asyncio.run(
+            run_scheduler_process(
+                args.database_url, token, args.base_url, clock=clock,
+                worker_id=args.worker_id, interval=args.interval, batch_size=args.batch_size,
+                overall_rate=args.overall_rate,
+            )
         )
-    )
+    except TelegramError as exc:
+        raise SystemExit(f"scheduler stopped: {redact(str(exc), token)}") from None
 
 
 if __name__ == "__main__":

@@ -37,7 +37,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot.scheduler import ReminderScheduler, ReminderText, default_reminder_text
+from bot.scheduler import ReminderScheduler, ReminderText
 from bot.telegram_render import CallbackPayloads, send_turn
 from bot.turns import Coach
 from knowledge.clock import SYSTEM_CLOCK, Clock
@@ -394,7 +394,7 @@ def build_application(
     *,
     base_file_url: str | None = None,
     sessions: sessionmaker | None = None,
-    reminder_text: ReminderText = default_reminder_text,
+    reminder_text: ReminderText | None = None,
     reminder_interval_s: float = 30.0,
     reminder_clock: Clock = SYSTEM_CLOCK,
     coach_timeout_s: float = 60.0,
@@ -405,7 +405,8 @@ def build_application(
 ) -> Application:
     """The PTB application. ``base_url`` follows PTB: the token is appended to it
     (``http://host:port/bot`` → ``http://host:port/bot<token>/getMe``). With ``sessions``, the
-    reminder scheduler runs in this process."""
+    reminder scheduler runs in this process (``reminder_text`` None: the text composed from the
+    trainee's record)."""
     builder = (
         Application.builder()
         .token(token)

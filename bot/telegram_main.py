@@ -12,9 +12,7 @@ between reminder rounds, default 30), ``TELEGRAM_WEBHOOK_SECRET`` (webhook mode;
 is generated when unset), ``COACH_FAKE_NOW_FILE`` (a file holding an ISO instant: the clock of
 tests and demos, as in :func:`actions.common.clock`).
 
-The reminder text is composed from what the trainee's record says, read-only
-(:func:`reminder_text`): a plain nudge, or after a missed day a question about what got in the
-way and the 5-minute way back in.
+The reminders' text is composed from the trainee's record (:mod:`knowledge.reminder_text`).
 """
 from __future__ import annotations
 
@@ -26,11 +24,8 @@ import secrets
 import signal
 import sys
 from datetime import datetime, timezone
-from functools import lru_cache
-from typing import Any, Awaitable, Callable
+from typing import Awaitable
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
 from telegram import Bot
 from telegram.error import InvalidToken, NetworkError, TelegramError
 
@@ -121,90 +116,6 @@ def _redact(text: str, token: str | None) -> str:
     return redact_token(text, token).splitlines()[0][:300] if text else text
 
 
-# --- the reminder's text ----------------------------------------------------------------------
-
-
-@lru_cache(maxsize=1)
-def _short_version_after() -> int:
-    """Missed days in a row after which the coach offers the 5-minute version (content rule)."""
-    from knowledge.progression import load_coach_content
-
-    try:
-        rule = load_coach_content().catalogue.rules.group("deload")[0]
-        if rule.get("offer_short_version", True):
-            return int(rule["missed_days_at_least"])
-    except Exception:  # noqa: BLE001 - unreadable content: never offer what may not come
-        log.warning("could not read the deload rule; reminders will not promise the 5-minute version")
-    return 10**6
-
-
-def reminder_text(session: Session, user_id: str, kind: str, clock: Any) -> str:
-    """The reminder for ``user_id`` now. Reads the trainee's record, writes nothing.
-
-    After a missed day it asks what got in the way and offers the 5-minute version: the one the
-    coach builds by itself after enough missed days (then "Start now" gets it), otherwise by
-    skipping what does not fit (five minutes with one exercise done still counts as a day).
-    """
-    from bot.scheduler import default_reminder_text
-    from knowledge.adherence import done_dates, load_adherence
-    from knowledge.clock import local_today
-    from knowledge.reminder_models import KIND_SNOOZE
-    from knowledge.trainee_models import PlannedSession, ProgressionChange, Trainee
-
-    trainee = session.get(Trainee, user_id)
-    if trainee is None or trainee.onboarded_at is None or kind == KIND_SNOOZE:
-        return default_reminder_text(user_id, kind)
-    today = local_today(clock, trainee.timezone)
-    planned = session.execute(
-        select(PlannedSession).where(PlannedSession.user_id == user_id, PlannedSession.local_date == today)
-    ).scalar_one_or_none()
-    if planned is not None and planned.completed_at is not None:
-        return "Today's session is already done: nice work. Nothing more today, see you tomorrow."
-    if planned is not None and planned.items:
-        left = len(planned.items) - (planned.current_index or 0)
-        return (
-            f"Today's session is waiting where you left off: {left} exercise{'s' if left != 1 else ''} "
-            "to go. Tap Start now to pick it up."
-        )
-    report = load_adherence(session, user_id, clock)
-    if not report.missed_yesterday:
-        return default_reminder_text(user_id, kind)
-    missed = report.missed_in_a_row
-    gap = "Yesterday's session didn't happen" if missed == 1 else f"No session for {missed} days"
-    # The coach shortens the next session by itself once the gap is long enough, unless this
-    # gap was already handled (a deload recorded since the last done day, its offer used up).
-    short_next = bool(trainee.start_short_next)
-    if not short_next and missed >= _short_version_after():
-        last_done = max(done_dates(session, user_id), default=None)
-        query = select(ProgressionChange.id).where(
-            ProgressionChange.user_id == user_id, ProgressionChange.kind == "deload"
-        )
-        if last_done is not None:
-            query = query.where(ProgressionChange.local_date > last_done)
-        short_next = session.execute(query).first() is None
-    if short_next:
-        offer = "Today there's a 5-minute version to get going again: tap Start now."
-    else:
-        offer = (
-            "Short on time? Tap Start now and skip what doesn't fit: a 5-minute version with one "
-            "exercise done still counts."
-        )
-    return f"{gap}. What got in the way? No judgement, it happens. {offer}"
-
-
-def reminder_text_for(sessions: sessionmaker, clock: Any) -> Callable[[str, str], Awaitable[str]]:
-    """:data:`bot.scheduler.ReminderText` reading the database off the event loop."""
-
-    def compose(user_id: str, kind: str) -> str:
-        with sessions() as session:
-            return reminder_text(session, user_id, kind, clock)
-
-    async def text_for(user_id: str, kind: str) -> str:
-        return await asyncio.to_thread(compose, user_id, kind)
-
-    return text_for
-
-
 # --- Telegram ---------------------------------------------------------------------------------
 
 
@@ -274,7 +185,6 @@ async def _serve(
             token,
             settings.telegram_base_url,
             sessions=sessions,
-            reminder_text=reminder_text_for(sessions, clock),
             reminder_interval_s=interval,
             reminder_clock=clock,
             admin_ids=settings.admin_ids,
@@ -307,36 +217,13 @@ def run_telegram(
 
 
 async def _schedule(settings: Settings, token: str, interval: float) -> int:
-    from telegram.ext import ExtBot
+    from bot.scheduler import run_scheduler_process
 
-    from bot.scheduler import ReminderScheduler
-    from bot.telegram_app import make_rate_limiter
-    from knowledge.db import create_all, get_engine, session_factory
-
-    stop = asyncio.Event()
-    _stop_on_signals(stop)
     await check_token(token, settings.telegram_base_url)
-    engine = get_engine(settings.database_url)
-    create_all(engine)
-    sessions = session_factory(engine)
-    clock = EnvClock()
-    bot = ExtBot(
-        token, base_url=settings.telegram_base_url or DEFAULT_API_URL,
-        rate_limiter=make_rate_limiter(max_retries=0),  # the scheduler retries by itself
+    await run_scheduler_process(
+        settings.database_url, token, settings.telegram_base_url or DEFAULT_API_URL,
+        clock=EnvClock(), interval=interval, progress=_progress,
     )
-    scheduler = ReminderScheduler(
-        bot, sessions, clock=clock, interval=interval, text_for=reminder_text_for(sessions, clock)
-    )
-    try:
-        async with bot:
-            _progress(f"Reminder scheduler running (every {interval:g}s). Ctrl+C stops.")
-            task = scheduler.start()
-            stopper = asyncio.create_task(stop.wait())
-            await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
-            stopper.cancel()
-            await scheduler.stop()  # finishes the round, releases what it still holds
-    finally:
-        engine.dispose()
     _progress("Stopped.")
     return 0
 

@@ -378,6 +378,34 @@ async def test_stop_right_after_a_send_leaves_it_marked_sent(
     assert states == {"951": (SENT, None), "952": (SENT, None)}
 
 
+async def test_a_text_that_cannot_be_composed_fails_only_its_own_reminder(
+    bot: ExtBot, sessions: sessionmaker, fake_telegram: FakeTelegram, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The texts of a batch are composed together in one session; one trainee's broken record
+    # must not hold back or change the others'.
+    import bot.scheduler as scheduler_module
+    from knowledge.reminder_text import plain_reminder
+
+    with sessions() as s:
+        for user in ("961", "962", "963"):
+            add_trainee(s, user, reminder_time="06:00")
+    composed = scheduler_module.reminder_text
+
+    def broken_for_962(session, user_id, kind, clock):  # type: ignore[no-untyped-def]
+        if user_id == "962":
+            raise ValueError("a record the code cannot read")
+        return composed(session, user_id, kind, clock)
+
+    monkeypatch.setattr(scheduler_module, "reminder_text", broken_for_962)
+    scheduler = scheduler_for(bot, sessions, FixedClock(utc(2026, 6, 1, 7)))
+    assert await scheduler.run_once() == 2
+    assert fake_telegram.texts_to(961) == fake_telegram.texts_to(963) == [plain_reminder("daily")]
+    assert fake_telegram.texts_to(962) == []
+    with sessions() as s:
+        [row] = deliveries(s, "962")
+        assert row.state == FAILED and row.last_error == "ValueError"
+
+
 async def test_in_loop_snooze_and_skip_buttons_payloads(
     bot: ExtBot, sessions: sessionmaker, fake_telegram: FakeTelegram
 ) -> None:

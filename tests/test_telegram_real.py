@@ -23,8 +23,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select
 
-from bot.scheduler import REMINDER_BUTTONS, default_reminder_text
-from bot.telegram_main import EnvClock, reminder_text
+from bot.scheduler import REMINDER_BUTTONS
+from bot.telegram_main import EnvClock
+from knowledge.reminder_text import plain_reminder, reminder_text
 from knowledge import coaching
 from knowledge.clock import FixedClock
 from knowledge.db import create_all, make_engine, session_factory
@@ -37,8 +38,8 @@ ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "123:TEST"
 KOLKATA = ZoneInfo("Asia/Kolkata")  # UTC+5:30: a half-hour offset shows any UTC mix-up
 DAY = date(2030, 3, 4)  # the trainee's first day (a Monday)
-PLAIN_REMINDER = default_reminder_text("x", KIND_DAILY)
-SNOOZE_REMINDER = default_reminder_text("x", KIND_SNOOZE)
+PLAIN_REMINDER = plain_reminder(KIND_DAILY)
+SNOOZE_REMINDER = plain_reminder(KIND_SNOOZE)
 
 
 def ist(day: date, hour: int, minute: int) -> datetime:
