@@ -28,7 +28,8 @@ from telegram.ext import ExtBot
 
 from knowledge import reminders
 from knowledge.clock import SYSTEM_CLOCK, Clock, FixedClock
-from knowledge.reminder_text import reminder_text
+from knowledge.db import in_chunks
+from knowledge.reminder_text import reminder_text, reminder_texts
 
 logger = logging.getLogger(__name__)
 
@@ -117,24 +118,19 @@ class ReminderScheduler:
     def _compose_batch(
         self, claims: list[reminders.ClaimedReminder], ready: Callable[[list[tuple[int, str | None]]], None]
     ) -> None:
-        """The texts of a batch in one session and one thread hop (per reminder, the hops and
-        sessions cost more than the queries), each handed to ``ready`` as soon as it is composed
-        so that sending starts at once. None for one that failed: :meth:`_deliver` composes it
-        again and reports the error."""
-        done: list[tuple[int, str | None]] = []
+        """The texts of a batch in one session and one thread hop, composed a few at a time and
+        each group handed to ``ready`` at once, so that sending starts while the rest is composed.
+        None where composing failed: :meth:`_deliver` composes that one again on its own and
+        reports the error."""
         with self.sessions() as session:
-            for claim in claims:
+            for chunk in in_chunks(claims, COMPOSED_HANDOFF):
+                texts: list[str] | list[None]
                 try:
-                    text: str | None = reminder_text(session, claim.user_id, claim.kind, self.clock)
+                    texts = reminder_texts(session, [(c.user_id, c.kind) for c in chunk], self.clock)
                 except Exception:  # noqa: BLE001 - see above
                     session.rollback()
-                    text = None
-                done.append((claim.delivery_id, text))
-                if len(done) >= COMPOSED_HANDOFF:  # a few at a time: each handoff wakes the loop
-                    ready(done)
-                    done = []
-        if done:
-            ready(done)
+                    texts = [None] * len(chunk)
+                ready([(c.delivery_id, text) for c, text in zip(chunk, texts)])
 
     def _compose_while_sending(
         self, claims: list[reminders.ClaimedReminder]

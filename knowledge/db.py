@@ -10,6 +10,7 @@ import os
 import sqlite3
 import time
 from pathlib import Path
+from typing import Iterator, Sequence, TypeVar
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
@@ -19,6 +20,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("COACH_VAR_DIR", PROJECT_ROOT / "var"))
 
 Base = declarative_base()
+T = TypeVar("T")
 
 
 def default_database_url() -> str:
@@ -93,6 +95,13 @@ def get_engine(url: str | None = None) -> Engine:
     if url not in _engines:
         _engines[url] = make_engine(url)
     return _engines[url]
+
+
+def in_chunks(items: Sequence[T], size: int = 500) -> Iterator[Sequence[T]]:
+    """``items`` in slices of ``size``: bounded ``IN (...)`` lists (SQLite caps a statement's
+    parameters)."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
 
 def session_factory(engine: Engine) -> sessionmaker:

@@ -384,19 +384,22 @@ async def test_a_text_that_cannot_be_composed_fails_only_its_own_reminder(
     # The texts of a batch are composed together in one session; one trainee's broken record
     # must not hold back or change the others'.
     import bot.scheduler as scheduler_module
+    import knowledge.reminder_text as reminder_text_module
     from knowledge.reminder_text import plain_reminder
 
     with sessions() as s:
         for user in ("961", "962", "963"):
             add_trainee(s, user, reminder_time="06:00")
-    composed = scheduler_module.reminder_text
+    composed = reminder_text_module.reminder_texts
 
-    def broken_for_962(session, user_id, kind, clock):  # type: ignore[no-untyped-def]
-        if user_id == "962":
+    def broken_for_962(session, wanted, clock):  # type: ignore[no-untyped-def]
+        if any(user == "962" for user, _kind in wanted):
             raise ValueError("a record the code cannot read")
-        return composed(session, user_id, kind, clock)
+        return composed(session, wanted, clock)
 
-    monkeypatch.setattr(scheduler_module, "reminder_text", broken_for_962)
+    # Both the batch and the one-by-one way of composing.
+    monkeypatch.setattr(scheduler_module, "reminder_texts", broken_for_962)
+    monkeypatch.setattr(reminder_text_module, "reminder_texts", broken_for_962)
     scheduler = scheduler_for(bot, sessions, FixedClock(utc(2026, 6, 1, 7)))
     assert await scheduler.run_once() == 2
     assert fake_telegram.texts_to(961) == fake_telegram.texts_to(963) == [plain_reminder("daily")]

@@ -25,7 +25,7 @@ from sqlalchemy import func, select
 
 from bot.scheduler import REMINDER_BUTTONS
 from bot.telegram_main import EnvClock
-from knowledge.reminder_text import plain_reminder, reminder_text
+from knowledge.reminder_text import plain_reminder, reminder_text, reminder_texts
 from knowledge import coaching
 from knowledge.clock import FixedClock
 from knowledge.db import create_all, make_engine, session_factory
@@ -107,6 +107,27 @@ def test_reminder_text_follows_the_trainees_record(engine: Any) -> None:
     coaching.start_or_resume_session(engine, "u1", clock=clock)
     coaching.session_event(engine, "u1", "done", clock=clock)
     assert "waiting where you left off" in text_at(engine, "u1", ist(day5, 10, 0))
+
+
+def test_reminders_composed_together_match_each_composed_alone(engine: Any) -> None:
+    # The scheduler composes a batch's texts in a few queries for all its trainees; no trainee's
+    # record may leak into another's text.
+    at = ist(DAY + timedelta(days=4), 9, 31)
+    for user, trained_on in {"done-today": [0, 4], "done-yesterday": [3], "missed-one": [2],
+                             "missed-three": [0], "new": []}.items():
+        onboard(engine, user, FixedClock(ist(DAY, 8, 0)))
+        for day in trained_on:
+            train(engine, user, FixedClock(ist(DAY + timedelta(days=day), 8, 30)))
+    wanted = [("missed-three", KIND_DAILY), ("done-today", KIND_DAILY), ("stranger", KIND_DAILY),
+              ("missed-one", KIND_DAILY), ("missed-three", KIND_SNOOZE), ("done-yesterday", KIND_DAILY),
+              ("new", KIND_DAILY)]
+    with session_factory(engine)() as session:
+        together = reminder_texts(session, wanted, FixedClock(at))
+    alone = [text_at(engine, user, at, kind) for user, kind in wanted]
+    assert together == alone
+    assert together[0].startswith("No session for 3 days") and "already done" in together[1]
+    assert together[3].startswith("Yesterday's session didn't happen")
+    assert together[2] == together[5] == PLAIN_REMINDER and together[4] == SNOOZE_REMINDER
 
 
 def test_composing_a_reminder_changes_nothing(engine: Any) -> None:
