@@ -25,7 +25,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from knowledge.clock import parse_hhmm, zone
-from knowledge.db import Base
+from knowledge.db import Base, in_chunks
 from knowledge.reminder_models import (
     CLAIMED,
     FAILED,
@@ -261,11 +261,11 @@ def mark_sent_many(
     rows this worker still held (a row whose lease ran out and was taken over is not touched)."""
     ids = list(delivery_ids)
     marked = 0
-    for start in range(0, len(ids), 500):  # bound the statement's parameters (SQLite)
+    for chunk in in_chunks(ids):
         result = session.execute(
             update(ReminderDelivery)
             .where(
-                ReminderDelivery.id.in_(ids[start : start + 500]),
+                ReminderDelivery.id.in_(chunk),
                 ReminderDelivery.claimed_by == worker_id,
             )
             .values(
@@ -461,8 +461,8 @@ def _record_due(session: Session, due: list[DueReminder]) -> None:
         for r in sorted(due, key=lambda r: (r.user_id, r.local_date, r.kind))  # one lock order
         if r.kind == KIND_DAILY
     ]
-    for start in range(0, len(rows), 500):
-        session.execute(_insert_ignoring_duplicates(session), rows[start : start + 500])
+    for chunk in in_chunks(rows):
+        session.execute(_insert_ignoring_duplicates(session), chunk)
     session.commit()
 
 
