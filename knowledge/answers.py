@@ -202,8 +202,8 @@ def unknown_item_answer(kind: str) -> Answer:
 def closest_red_flag_id(kb: Any, text: str) -> str:
     """The red flag whose phrasings share the most words with ``text``; the most urgent on a tie.
 
-    Used when the classifier heard a red flag that no screen pattern matched: we still answer as a
-    red flag, and choose the advice that fits best.
+    Used when the classifier suspects a red flag the screen's rules did not find: the suspicion
+    can only lead to the screening question, and this picks which flag's question to ask.
     """
     import re
 

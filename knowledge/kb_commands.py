@@ -120,8 +120,13 @@ def _show_exercise(kb: KnowledgeBase, exercise: ExerciseView) -> list[str]:
 
 def _show_red_flag(kb: KnowledgeBase, flag: RedFlagView) -> list[str]:
     return [f"{flag.title} [red flag: {flag.id}] urgency: {flag.urgency}", *_wrap(flag.advice),
-            f"  Screen: {len(flag.screen)} pattern(s), {len(flag.phrasings)} phrasings",
+            f"  Screen: {_screen_rules(kb, flag.id)}; {len(flag.phrasings)} phrasings",
             *_sources(kb, flag.sources, "  ")]
+
+
+def _screen_rules(kb: KnowledgeBase, flag_id: str) -> str:
+    spec = (kb.safety_screen().get("flags") or {}).get(flag_id) or {}
+    return f"{len(spec.get('clear') or ())} stop rule(s), {len(spec.get('possible') or ())} question rule(s)"
 
 
 def _show_assessment(kb: KnowledgeBase, assessment: AssessmentView) -> list[str]:

@@ -71,7 +71,6 @@ class KbRedFlag(Base):
     aliases = Column(JSON, nullable=False)
     urgency = Column(String(20), nullable=False)
     phrasings = Column(JSON, nullable=False)
-    screen = Column(JSON, nullable=False)
     advice = Column(Text, nullable=False)
 
 

@@ -146,7 +146,7 @@ def desired_rows(content: ContentSet) -> dict[Table, TableRows]:
         table_rows(KbRedFlag)[(item["id"],)] = {
             "id": item["id"], "position": position, "title": item["title"],
             "aliases": list(item.get("aliases") or []), "urgency": item["urgency"],
-            "phrasings": list(item["phrasings"]), "screen": list(item["screen"]), "advice": item["advice"],
+            "phrasings": list(item["phrasings"]), "advice": item["advice"],
         }
         sources("red_flag", item)
         aliases("red_flag", item)

@@ -2,3 +2,4 @@
 every table. Each area keeps its models in its own module."""
 from knowledge.db import Base  # noqa: F401
 from knowledge import kb_models, reminder_models, trainee_models  # noqa: F401  (register the tables)
+from knowledge.safety import records  # noqa: F401  (the safety tables)

@@ -13,6 +13,7 @@ import math
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 from types import MappingProxyType
 from typing import Any, Iterable, Mapping, NamedTuple
 
@@ -28,6 +29,10 @@ from knowledge.validate import PHASES, normalise
 
 KINDS = ("fault", "cue", "exercise", "red_flag", "assessment")
 URGENCY_ORDER = {"emergency": 0, "urgent": 1, "soon": 2}
+
+
+if TYPE_CHECKING:
+    from knowledge.safety.screen import Screen
 
 
 class KnowledgeBaseNotLoaded(RuntimeError):
@@ -143,10 +148,8 @@ class RedFlagView:
     aliases: tuple[str, ...]
     urgency: str
     phrasings: tuple[str, ...]
-    screen: tuple[str, ...]
     advice: str
     sources: tuple[str, ...]
-    patterns: tuple[re.Pattern[str], ...] = field(default=(), compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -246,7 +249,7 @@ class KnowledgeBase:
         self._by_kind: dict[str, Mapping[str, Any]] = {
             "fault": self._faults, "cue": self._cues, "exercise": self._exercises,
             "red_flag": self._red_flags, "assessment": self._assessments, "reference": self._references}
-        self._screen_order = sorted(self._red_flags.values(), key=lambda r: URGENCY_ORDER.get(r.urgency, 9))
+        self._screen: Any = None
         self._build_easier_harder()
         self._build_name_index()
         self._build_fault_grams()
@@ -314,8 +317,8 @@ class KnowledgeBase:
             ) for r in rows(KbExercise, KbExercise.position)]
             red_flags = [RedFlagView(
                 id=r["id"], title=r["title"], aliases=tuple(r["aliases"]), urgency=r["urgency"],
-                phrasings=tuple(r["phrasings"]), screen=tuple(r["screen"]), advice=r["advice"],
-                sources=src("red_flag", r["id"]), patterns=tuple(re.compile(p) for p in r["screen"]),
+                phrasings=tuple(r["phrasings"]), advice=r["advice"],
+                sources=src("red_flag", r["id"]),
             ) for r in rows(KbRedFlag, KbRedFlag.position)]
             assessments = [AssessmentView(
                 id=r["id"], title=r["title"], aliases=tuple(r["aliases"]), steps=tuple(r["steps"]),
@@ -371,6 +374,10 @@ class KnowledgeBase:
     def progression(self) -> Mapping[str, Any]:
         """``progression.yaml`` as a read-only mapping (lists become tuples)."""
         return self._documents.get("progression", MappingProxyType({}))
+
+    def safety_screen(self) -> Mapping[str, Any]:
+        """``safety_screen.yaml`` (the red-flag screen's concepts and rules), read-only."""
+        return self._documents.get("safety_screen", MappingProxyType({}))
 
     # -- collections (file order) ----------------------------------------------------------------
     def faults(self) -> list[FaultView]:
@@ -607,10 +614,13 @@ class KnowledgeBase:
         return scores[0] if scores and scores[0].score >= min_score else None
 
     # -- safety and NLU data ---------------------------------------------------------------------
-    def screen_red_flags(self, text: str) -> list[RedFlagView]:
-        """Red flags whose screen matches ``text`` (lower-cased), most urgent first."""
-        lowered = text.lower().replace("\u2019", "'")
-        return [flag for flag in self._screen_order if any(p.search(lowered) for p in flag.patterns)]
+    def red_flag_screen(self) -> "Screen":
+        """The red-flag screen built from ``safety_screen.yaml`` (cached on this instance)."""
+        from knowledge.safety.screen import Screen, thaw
+
+        if self._screen is None:
+            self._screen = Screen(thaw(self.safety_screen()))
+        return self._screen
 
     def phrasings(self) -> dict[str, dict[str, list[str]]]:
         """Examples for NLU training data: fault and red-flag phrasings, cue/exercise names."""

@@ -205,6 +205,7 @@ def claim_due(
         record_due(session, now)
     trainees = trainees_table()
     enabled = select(trainees.c.user_id).where(trainees.c.reminders_enabled.is_(True))
+    _skip_paused(session, now)
     query = (
         select(
             ReminderDelivery.id,
@@ -247,6 +248,24 @@ def claim_due(
         ClaimedReminder(row.id, row.user_id, row.local_date, row.kind, (row.attempts or 0) + 1)
         for row in rows
     ]
+
+
+def _skip_paused(session: Session, now: datetime) -> None:
+    """Due reminders of people whose coaching a red flag paused are skipped, never sent (not
+    kept for later either: a reminder from the day of the stop means nothing after a doctor's
+    check). Part of the claim's transaction, so no worker can claim one in between."""
+    from knowledge.safety.records import paused_user_clause
+
+    session.execute(
+        update(ReminderDelivery)
+        .where(
+            ReminderDelivery.due_at <= _naive(now),
+            ReminderDelivery.state.in_((SCHEDULED, FAILED)),
+            paused_user_clause(ReminderDelivery.user_id),
+        )
+        .values(state=SKIPPED, last_error="coaching paused after a red flag")
+        .execution_options(synchronize_session=False)
+    )
 
 
 def mark_sent(session: Session, delivery_id: int, worker_id: str, now: datetime) -> bool:

@@ -26,7 +26,7 @@ KIND_FILES: dict[str, tuple[str, str]] = {
     "red_flag": ("red_flags.yaml", "red_flags"),
     "assessment": ("assessments.yaml", "assessments"),
 }
-DOCUMENT_FILES: dict[str, str] = {"progression": "progression.yaml"}
+DOCUMENT_FILES: dict[str, str] = {"progression": "progression.yaml", "safety_screen": "safety_screen.yaml"}
 KIND_LABEL = {"reference": "reference", "fault": "fault", "cue": "cue", "exercise": "exercise",
               "red_flag": "red flag", "assessment": "assessment"}
 
@@ -481,31 +481,13 @@ class _Validator:
             self.err(doc, dkey, f"{owner}: dosage needs reps or hold_seconds")
 
     def check_red_flag(self, doc: LocatedDocument, item: dict, key: PathKey, owner: str, item_id: str) -> None:
-        self.known_fields(doc, item, key, owner, ("id", "title", "aliases", "urgency", "phrasings", "screen",
+        self.known_fields(doc, item, key, owner, ("id", "title", "aliases", "urgency", "phrasings",
                                                   "advice", "sources"))
         self.text(doc, item, key, "title", owner)
         self.text(doc, item, key, "advice", owner)
         self.aliases_of(doc, item, key, owner, "red_flag", item_id, required=False)
         self.enum(doc, item, key, "urgency", owner, URGENCIES)
         self.text_list(doc, item, key, "phrasings", owner, minimum=MIN_RED_FLAG_PHRASINGS, what="phrasing")
-        self.text_list(doc, item, key, "screen", owner, minimum=1, what="screen pattern")
-        for index, pattern in enumerate(item.get("screen") or []):
-            if not isinstance(pattern, str) or not pattern.strip():
-                continue
-            pattern_key = key + ("screen", index)
-            # Upper-case escapes (\W, \S, \D, \B) are regex syntax, not text.
-            if re.sub(r"\\[A-Z]", "", pattern) != re.sub(r"\\[A-Z]", "", pattern).lower():
-                self.err(doc, pattern_key, f"{owner}: screen pattern must be lower case: {pattern}")
-            try:
-                compiled = re.compile(pattern)
-            except re.error as exc:
-                self.err(doc, pattern_key, f"{owner}: screen pattern does not compile ({exc}): {pattern}")
-                continue
-            for sentence in ORDINARY_TRAINING_TALK:
-                if compiled.search(sentence):
-                    self.err(doc, pattern_key,
-                             f"{owner}: screen pattern fires on ordinary training talk \"{sentence}\": {pattern}")
-                    break
         self.sources(doc, item, key, owner)
 
     def check_assessment(self, doc: LocatedDocument, item: dict, key: PathKey, owner: str, item_id: str) -> None:
@@ -559,6 +541,12 @@ class _Validator:
             if not isinstance(top_name, str):
                 self.problems.append(Problem(doc.display, doc.key_lines.get((top_name,), 1),
                                              f"{name}: top-level keys must be names"))
+        if name == "safety_screen":
+            from knowledge.safety.screen import check_document
+
+            for path, message in check_document(doc.data, self.ids["red_flag"], ORDINARY_TRAINING_TALK):
+                line = next((doc.key_lines[path[:n]] for n in range(len(path), 0, -1) if path[:n] in doc.key_lines), 1)
+                self.problems.append(Problem(doc.display, line, f"{name}: {message}"))
         self.content.documents[name] = doc.data
 
     # -- cross-file checks -----------------------------------------------------------------------

@@ -139,11 +139,13 @@ def test_closest_fault_from_free_text(kb: KnowledgeBase) -> None:
     assert kb.closest_fault("what time is it in tokyo") is None
 
 
-def test_screen_red_flags(kb: KnowledgeBase) -> None:
-    assert ids(kb.screen_red_flags("I went NUMB between my legs when I wipe")) == ["cauda_equina"]
-    both = kb.screen_red_flags("I have a fever and I lost control of my bladder")
-    assert ids(both) == ["cauda_equina", "infection"]  # most urgent first
-    assert kb.screen_red_flags("my glutes are sore after training") == []
+def test_red_flag_screen_comes_from_the_knowledge_base(kb: KnowledgeBase) -> None:
+    screen = kb.red_flag_screen()
+    assert screen.screen("I went NUMB between my legs when I wipe").flag_id == "cauda_equina"
+    # Several flags at once: the most urgent is named (the rules are tried in urgency order).
+    assert screen.screen("I have a fever, my back hurts and I lost control of my bladder").flag_id == "cauda_equina"
+    assert screen.screen("my back hurts and I have a fever").flag_id == "infection"
+    assert screen.screen("my glutes are sore after training").outcome == "none"
 
 
 def test_phrasings_for_nlu(kb: KnowledgeBase) -> None:

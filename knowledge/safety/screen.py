@@ -1,0 +1,403 @@
+"""The red-flag screen: symptom concepts, their modifiers, and per flag the combinations that
+stop coaching ("clear") or earn one direct yes/no question ("possible").
+
+Everything a reviewer may change lives in ``knowledge/content/safety_screen.yaml``; this module
+only applies it. The design is in docs/safety.md. A classifier never raises a red flag here on
+its own: its suspicion can only turn concept evidence into a question (see :meth:`Screen.screen`).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+CONTENT_FILE = Path(__file__).resolve().parent.parent / "content" / "safety_screen.yaml"
+MODIFIERS = ("negation", "time", "cause", "other")
+NONE, CLEAR, POSSIBLE = "none", "clear", "possible"
+FUZZY_MIN_LENGTH = 5  # vocabulary words this long or longer; message words one letter shorter
+FUZZY_SCORE = 86  # rapidfuzz ratio: "numbess"→numbness 93, "bladdr"→bladder 92; "fewer"/fever 80 stays
+
+_TOKEN = re.compile(r"[a-z0-9]+(?:['’][a-z]+)?|[^\sa-z0-9]")
+_SENTENCE_SPLIT = re.compile(r"[.!?;\n]+|\b(?:but|however|also|btw|fyi|ps|oh and|anyway|plus)\b")
+_CLAUSE_SPLIT = re.compile(r",|\band then\b|\bthen\b|\bnow\b")
+
+
+def normalise(text: str) -> str:
+    """Lower case, straight quotes, single spaces: what every term is written against."""
+    text = text.lower().replace("\u2019", "'").replace("\u2018", "'").replace("`", "'")
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def term_regex(term: str) -> str:
+    """The regular expression of one term (syntax in the content file's header)."""
+    if term.startswith("re:"):
+        return term[3:]
+    parts = []
+    for word in term.split():
+        prefix = word.endswith("*")
+        word = word.rstrip("*")
+        body = re.escape(word).replace("'", "'?")
+        parts.append(body + (r"\w*" if prefix else ""))
+    start = r"\b" if re.match(r"\w", term) else ""
+    end = r"\b" if re.search(r"[\w*]$", term) else ""
+    return start + r"\s+".join(parts) + end
+
+
+@dataclass(frozen=True)
+class Hit:
+    concept: str
+    start: int  # character offsets in the normalised text
+    end: int
+    token: int  # index of the first word
+
+
+@dataclass(frozen=True)
+class ScreenResult:
+    outcome: str  # none | clear | possible
+    flag_id: str | None = None
+    concepts: tuple[str, ...] = ()
+    question: str | None = None
+    reason: str = ""  # which rule, for the log and the tests (never the message text)
+
+    @property
+    def clear(self) -> bool:
+        return self.outcome == CLEAR
+
+    @property
+    def possible(self) -> bool:
+        return self.outcome == POSSIBLE
+
+
+@dataclass
+class _Concept:
+    id: str
+    cancelled_by: frozenset[str]
+    patterns: list[re.Pattern[str]]
+
+
+@dataclass
+class _Rule:
+    concepts: tuple[str, ...]
+    within: int | None = None
+
+    def text(self) -> str:
+        return "+".join(self.concepts) + (f" within {self.within}" if self.within else "")
+
+
+@dataclass
+class _Flag:
+    id: str
+    clear: list[_Rule]
+    possible: list[_Rule]
+    question: str
+    not_if: dict[str, str] = field(default_factory=dict)
+
+
+class Screen:
+    """The screen built from the content document (the parsed ``safety_screen.yaml``)."""
+
+    def __init__(self, document: Mapping[str, Any]) -> None:
+        self.document = document
+        mods = document.get("modifiers") or {}
+        self._negation = _phrases(mods.get("negation") or [])
+        self._negation_after = [re.compile(term_regex(t)) for t in mods.get("negation_after") or []]
+        self._pseudo = _phrases(mods.get("pseudo_negation") or [])
+        self._scope_end = {normalise(w) for w in mods.get("scope_end") or []}
+        self._time = [re.compile(term_regex(t)) for t in mods.get("time") or []]
+        self._cause = [re.compile(term_regex(t)) for t in mods.get("cause") or []]
+        self._other = _phrases(mods.get("other") or [])
+        self._first_person = {normalise(w) for w in mods.get("first_person") or []}
+        self.concepts: dict[str, _Concept] = {}
+        for item in document.get("concepts") or []:
+            self.concepts[item["id"]] = _Concept(
+                id=item["id"],
+                cancelled_by=frozenset(item.get("cancelled_by") or []),
+                patterns=[re.compile(term_regex(t)) for t in item.get("terms") or []],
+            )
+        self.flags: dict[str, _Flag] = {}
+        for flag_id, spec in (document.get("flags") or {}).items():
+            self.flags[flag_id] = _Flag(
+                id=flag_id,
+                clear=[_rule(r) for r in spec.get("clear") or []],
+                possible=[_rule(r) for r in spec.get("possible") or []],
+                question=spec.get("question") or "",
+                not_if=dict(spec.get("not_if") or {}),
+            )
+        self._vocabulary = sorted({
+            word for item in document.get("concepts") or [] for term in item.get("terms") or []
+            if not term.startswith("re:") for word in term.rstrip("*").split()
+            if len(word) >= FUZZY_MIN_LENGTH and word.isalpha() and not term.endswith("*")
+        } | {w for w in document.get("spelling") or [] if len(w) >= FUZZY_MIN_LENGTH - 1})
+        self._classifier_evidence = frozenset(document.get("classifier_evidence") or [])
+        clearance = document.get("clearance") or {}
+        self._clear_who = [re.compile(term_regex(t)) for t in clearance.get("who") or []]
+        self._clear_outcome = [re.compile(term_regex(t)) for t in clearance.get("outcome") or []]
+        confirm = document.get("confirm") or {}
+        self._yes = {normalise(t) for t in confirm.get("affirm") or []}
+        self._no = {normalise(t) for t in confirm.get("deny") or []}
+
+    # -- the screen ------------------------------------------------------------------------------
+    def screen(self, text: str, classifier_flag: str | None = None) -> ScreenResult:
+        """What ``text`` says about red flags. ``classifier_flag`` is the flag a classifier
+        suspects (or None): it can turn concept evidence into a question, never into a stop,
+        and never raise anything on its own."""
+        original = normalise(text)
+        corrected = self.correct(original)
+        hits = self.hits(original)
+        if corrected != original:
+            hits |= self.hits(corrected)
+        present = {h.concept for h in hits}
+        for outcome, attr in ((CLEAR, "clear"), (POSSIBLE, "possible")):
+            for flag in self.flags.values():
+                blocked = {c for c, blocker in flag.not_if.items() if blocker in present}
+                for rule in getattr(flag, attr):
+                    if blocked & set(rule.concepts):
+                        continue
+                    if self._rule_holds(rule, hits):
+                        return ScreenResult(outcome, flag.id, tuple(sorted(present)),
+                                            flag.question if outcome == POSSIBLE else None,
+                                            f"{flag.id}:{attr}:{rule.text()}")
+        symptoms = present & self._classifier_evidence
+        if classifier_flag and classifier_flag in self.flags and symptoms:
+            flag = self.flags[classifier_flag]
+            return ScreenResult(POSSIBLE, flag.id, tuple(sorted(present)), flag.question,
+                                f"{flag.id}:classifier+{'+'.join(sorted(symptoms))}")
+        return ScreenResult(NONE, concepts=tuple(sorted(present)))
+
+    def _rule_holds(self, rule: _Rule, hits: set[Hit]) -> bool:
+        by_concept: dict[str, list[Hit]] = {}
+        for hit in hits:
+            by_concept.setdefault(hit.concept, []).append(hit)
+        if any(c not in by_concept for c in rule.concepts):
+            return False
+        if rule.within is None or len(rule.concepts) < 2:
+            return True
+        first, second = rule.concepts[0], rule.concepts[1]
+        return any(abs(a.token - b.token) <= rule.within for a in by_concept[first] for b in by_concept[second])
+
+    def hits(self, text: str) -> set[Hit]:
+        """Every concept occurrence in normalised ``text`` that no modifier cancels."""
+        found: set[Hit] = set()
+        starts = _token_starts(text)
+        sentences = _spans(text, _SENTENCE_SPLIT)
+        for concept in self.concepts.values():
+            for pattern in concept.patterns:
+                for match in pattern.finditer(text):
+                    if match.end() == match.start():
+                        continue
+                    if self._cancelled(concept, text, match.start(), match.end(), sentences):
+                        continue
+                    found.add(Hit(concept.id, match.start(), match.end(), _token_index(starts, match.start())))
+        return found
+
+    def _cancelled(self, concept: _Concept, text: str, start: int, end: int, sentences: list[tuple[int, int]]) -> bool:
+        s_start, s_end = next(((a, b) for a, b in sentences if a <= start < b), (0, len(text)))
+        sentence = text[s_start:s_end]
+        clauses = _spans(sentence, _CLAUSE_SPLIT)
+        here = start - s_start
+        c_start, c_end = next(((a, b) for a, b in clauses if a <= here < b), (0, len(sentence)))
+        clause_before = sentence[c_start:here]
+        if "negation" in concept.cancelled_by and self._negated(clause_before, sentence[end - s_start:c_end]):
+            return True
+        if "other" in concept.cancelled_by and self._about_someone_else(clause_before):
+            return True
+        # Time and cause: said in this clause, or in a later clause of the same sentence that
+        # looks back on it ("went numb sitting cross-legged, gone now"); not in an earlier one.
+        scope = sentence[c_start:]
+        if "time" in concept.cancelled_by and any(p.search(scope) for p in self._time):
+            return True
+        if "cause" in concept.cancelled_by and any(p.search(scope) for p in self._cause):
+            return True
+        return False
+
+    def _negated(self, before: str, after: str) -> bool:
+        if any(p.search(after) for p in self._negation_after) and not _starts_with_any(after, self._pseudo):
+            return True
+        words = _words(before)
+        # A negation cue up to three words before the term, with no scope end between them.
+        window: list[str] = []
+        for word in reversed(words):
+            if word in self._scope_end:
+                break
+            window.insert(0, word)
+            if len(window) >= 4:
+                break
+        phrase = " ".join(window)
+        cleaned = phrase
+        for pseudo in self._pseudo:
+            cleaned = re.sub(rf"\b{re.escape(pseudo)}\b", " ", cleaned)
+        return any(re.search(rf"(^|\s){re.escape(cue)}($|\s)", cleaned) for cue in self._negation)
+
+    def _about_someone_else(self, before: str) -> bool:
+        words = _words(before.replace("'s ", " "))[-6:]
+        joined = " ".join(words)
+        for person in self._other:
+            for match in re.finditer(rf"(^|\s){re.escape(person)}(?=$|\s)", joined):
+                rest = joined[match.end():].split()
+                if not any(w in self._first_person for w in rest):
+                    return True
+        return False
+
+    # -- spelling towards the screen's own words ---------------------------------------------------
+    def correct(self, text: str) -> str:
+        """``text`` with words one or two typos away from a concept word replaced by it."""
+        if not self._vocabulary:
+            return text
+        from rapidfuzz import fuzz, process
+
+        known = set(self._vocabulary)
+
+        def fix(match: re.Match[str]) -> str:
+            word = match.group(0)
+            if len(word) < FUZZY_MIN_LENGTH - 1 or word in known:
+                return word
+            best = process.extractOne(word, self._vocabulary, scorer=fuzz.ratio, score_cutoff=FUZZY_SCORE)
+            if not best or best[0] in word or word in best[0]:
+                return word  # "side"/"sides", "very"/"every": another word, not a typo
+            return best[0]
+
+        return re.sub(r"[a-z]+", fix, text)
+
+    # -- answers to the screen's own questions ------------------------------------------------------
+    def yes_no(self, text: str) -> bool | None:
+        """True for a yes, False for a no, None for anything else."""
+        said = normalise(text).strip(" .!?,")
+        said = re.sub(r"[\s.!?,]+$", "", said)
+        if said in self._no or (re.match(r"(no|nope|nah|never|not really|not at all)\b", said)
+                                and not re.match(r"no (idea|clue|worries|problem)|not sure", said)):
+            return False
+        if said in self._yes or re.match(r"(yes|yeah|yep|yup|yea|ya|yah|aye|sadly yes)\b", said):
+            return True
+        return None
+
+    def says_checked(self, text: str) -> bool:
+        """The person says a doctor has checked them ("a doctor checked me, all clear")."""
+        said = normalise(text)
+        return any(p.search(said) for p in self._clear_who) and any(p.search(said) for p in self._clear_outcome)
+
+    def text(self, key: str, default: str = "") -> str:
+        parts = key.split(".")
+        value: Any = self.document
+        for part in parts:
+            value = value.get(part) if isinstance(value, Mapping) else None
+        return str(value) if value is not None else default
+
+    def question(self, flag_id: str) -> str:
+        return self.flags[flag_id].question
+
+
+def check_document(data: Mapping[str, Any], flag_ids: Iterable[str] = (),
+                   ordinary: Iterable[str] = ()) -> list[tuple[tuple[Any, ...], str]]:
+    """Problems of a screen document, each as (path in the document, message): unknown concepts
+    in rules, unknown modifiers or flags, terms that are not valid regular expressions, missing
+    questions, and a screen that stops or asks on one of the ``ordinary`` sentences. ``kb
+    validate`` reports them with file and line."""
+    problems: list[tuple[tuple[Any, ...], str]] = []
+    concepts = data.get("concepts") or []
+    known = set()
+    for index, item in enumerate(concepts):
+        if not isinstance(item, Mapping) or not item.get("id"):
+            problems.append((("concepts", index), "a concept needs an id"))
+            continue
+        if item["id"] in known:
+            problems.append((("concepts", index, "id"), f"concept '{item['id']}' is defined twice"))
+        known.add(item["id"])
+        for modifier in item.get("cancelled_by") or []:
+            if modifier not in MODIFIERS:
+                problems.append((("concepts", index, "cancelled_by"), f"concept '{item['id']}': unknown modifier '{modifier}' (one of {', '.join(MODIFIERS)})"))
+        if not item.get("terms"):
+            problems.append((("concepts", index), f"concept '{item['id']}' has no terms"))
+        for t_index, term in enumerate(item.get("terms") or []):
+            try:
+                re.compile(term_regex(str(term)))
+            except re.error as exc:
+                problems.append((("concepts", index, "terms", t_index), f"concept '{item['id']}': term is not a valid pattern ({exc})"))
+    wanted = set(flag_ids)
+    flags = data.get("flags") or {}
+    for flag_id, spec in flags.items():
+        if wanted and flag_id not in wanted:
+            problems.append((("flags", flag_id), f"unknown red flag '{flag_id}'"))
+        if not (spec or {}).get("question"):
+            problems.append((("flags", flag_id), f"red flag '{flag_id}' needs a yes/no question"))
+        if not (spec or {}).get("clear"):
+            problems.append((("flags", flag_id), f"red flag '{flag_id}' needs at least one clear rule"))
+        for kind in ("clear", "possible"):
+            for r_index, rule in enumerate((spec or {}).get(kind) or []):
+                for concept in (rule or {}).get("all") or []:
+                    if concept not in known:
+                        problems.append((("flags", flag_id, kind, r_index), f"red flag '{flag_id}': unknown concept '{concept}'"))
+    for flag_id in sorted(wanted - set(flags)):
+        problems.append(((), f"red flag '{flag_id}' has no screen rules"))
+    for index, concept in enumerate(data.get("classifier_evidence") or []):
+        if concept not in known:
+            problems.append((("classifier_evidence", index), f"classifier_evidence: unknown concept '{concept}'"))
+    for key in ("paused_reply", "clearance", "confirm"):
+        if not data.get(key):
+            problems.append(((), f"'{key}' is missing"))
+    if not problems:
+        screen = Screen(data)
+        for sentence in ordinary:
+            result = screen.screen(sentence)
+            if result.outcome != NONE:
+                problems.append((("flags", result.flag_id or ""), f"the screen {'stops' if result.clear else 'asks'} on ordinary training talk \"{sentence}\" ({result.reason})"))
+    return problems
+
+
+def thaw(value: Any) -> Any:
+    """Plain dicts and lists from the knowledge base's read-only views of a document."""
+    if isinstance(value, Mapping):
+        return {k: thaw(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [thaw(v) for v in value]
+    return value
+
+
+def _rule(spec: Mapping[str, Any]) -> _Rule:
+    return _Rule(tuple(spec.get("all") or ()), spec.get("within"))
+
+
+def _phrases(items: Iterable[str]) -> list[str]:
+    return sorted({normalise(i) for i in items}, key=len, reverse=True)
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[a-z0-9&]+(?:'[a-z]+)?", text)
+
+
+def _starts_with_any(text: str, phrases: list[str]) -> bool:
+    stripped = re.sub(r"^\W+", "", text)
+    return any(stripped.startswith(p) for p in phrases)
+
+
+def _spans(text: str, splitter: re.Pattern[str]) -> list[tuple[int, int]]:
+    spans, last = [], 0
+    for match in splitter.finditer(text):
+        spans.append((last, match.start()))
+        last = match.end()
+    spans.append((last, len(text)))
+    # A split word belongs to the part after it, so offsets inside it still fall somewhere.
+    return [(a, b) for a, b in spans if b > a] or [(0, len(text))]
+
+
+def _token_starts(text: str) -> list[int]:
+    return [m.start() for m in re.finditer(r"\S+", text)]
+
+
+def _token_index(starts: list[int], offset: int) -> int:
+    import bisect
+
+    return max(0, bisect.bisect_right(starts, offset) - 1)
+
+
+@lru_cache(maxsize=4)
+def _load_file(path: str) -> Screen:
+    import yaml
+
+    return Screen(yaml.safe_load(Path(path).read_text(encoding="utf-8")))
+
+
+def screen_from_file(path: Path | str = CONTENT_FILE) -> Screen:
+    """The screen of a content file (cached per path)."""
+    return _load_file(str(path))
