@@ -100,3 +100,22 @@ def user_text(tracker: Tracker) -> str:
 
 def user_id(tracker: Tracker) -> str:
     return tracker.sender_id
+
+
+def paused_by_red_flag(dispatcher: CollectingDispatcher, tracker: Tracker) -> bool:
+    """True (and the short reminder said) when a red flag paused this person's coaching. The
+    screen in front of the conversation already answers coaching requests so; this is the same
+    check for every path into a workout that the conversation itself can take."""
+    from knowledge.safety import records
+    from knowledge.safety.triage import paused_text
+
+    with db_session() as session:
+        stop = records.open_stop(session, user_id(tracker))
+    if stop is None:
+        return False
+    base = kb()
+    text = paused_text(base.red_flag_screen(), {f.id: f.advice for f in base.red_flags()}, stop.flag_id)
+    dispatcher.utter_message(text=text)
+    send_refs(dispatcher, {"faults": [], "cues": [], "exercises": [], "red_flag": True, **({"red_flag_id": stop.flag_id} if stop.flag_id else {})})
+    return True
+

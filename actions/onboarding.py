@@ -9,7 +9,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.forms import answers_only
-from actions.common import clock, engine, kb, send, user_id
+from actions.common import clock, db_session, engine, kb, send, user_id
 from actions.daily import daily_check
 from knowledge import answers, coaching, parsing
 
@@ -124,6 +124,13 @@ class ActionFinishOnboarding(Action):
             )
             return []
         if tracker.get_slot("screen_clear") is False:
+            # "Yes" to the onboarding red-flag question is a stop like any other: recorded (no
+            # flag id: the person did not say which), and coaching paused until a doctor's check.
+            from knowledge.safety import records
+
+            with db_session() as session:
+                records.record_stop(session, user_id(tracker), None, clock().now())
+                session.commit()
             send(dispatcher, answers.general_red_flag_answer(kb()))
             return []
         user = user_id(tracker)

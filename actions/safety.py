@@ -1,4 +1,9 @@
-"""Red flags: stop coaching and send the person to a doctor, in any state of the conversation."""
+"""Red flags: the advice, in any state of the conversation.
+
+The screen in front of the conversation (bot/safety_gate.py) decides that a message is a red
+flag, records the stop and hands Rasa the ``red_flag`` intent with the flag's id; this action
+only gives that flag's advice and ends whatever was going on. It never decides on its own.
+"""
 from __future__ import annotations
 
 import logging
@@ -8,7 +13,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import db_session, entity_values, kb, send, user_id, user_text
+from actions.common import entity_values, kb, send
 from knowledge import answers
 
 log = logging.getLogger(__name__)
@@ -20,23 +25,11 @@ class ActionRedFlag(Action):
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict[str, Any]]:
         base = kb()
-        flag_ids = [f for f in entity_values(tracker, "red_flag") if _exists(base, f)]
-        if not flag_ids:
-            # The classifier heard a red flag the screen did not: take the closest by phrasing,
-            # and never fall back to coaching.
-            flag_ids = [answers.closest_red_flag_id(base, user_text(tracker))]
-        answer = answers.red_flag_answer(base, flag_ids)
-        send(dispatcher, answer)
-        try:
-            from knowledge import coaching
-
-            with db_session() as session:
-                coaching.record_red_flag(session, user_id(tracker), answer.red_flag_id)
-                session.commit()
-        except Exception:  # the advice is given whatever happens to the record
-            log.exception("could not record a red flag")
+        flag_ids = [f for f in entity_values(tracker, "red_flag") if base.get("red_flag", f) is not None]
+        if flag_ids:
+            send(dispatcher, answers.red_flag_answer(base, flag_ids))
+        else:
+            # Only the screen sends this intent, always with a flag: a stop without one came
+            # from the onboarding question ("do any of these apply?"). All the advice, then.
+            send(dispatcher, answers.general_red_flag_answer(base))
         return [SlotSet("session_state", "none"), SlotSet("requested_slot", None)]
-
-
-def _exists(base: Any, flag_id: str) -> bool:
-    return base.get("red_flag", flag_id) is not None

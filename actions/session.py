@@ -9,7 +9,7 @@ from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.forms import answers_only
-from actions.common import clock, db_session, engine, entity_values, kb, send, send_refs, user_id, user_text
+from actions.common import clock, db_session, engine, entity_values, kb, paused_by_red_flag, send, send_refs, user_id, user_text
 from actions.daily import daily_check
 from knowledge import answers, coaching, parsing, reminders
 
@@ -42,6 +42,9 @@ def utter_step(dispatcher: CollectingDispatcher, step: coaching.SessionStep) -> 
 
 
 def require_onboarding(dispatcher: CollectingDispatcher, tracker: Tracker) -> bool:
+    """Coaching may go ahead: no red flag has paused it, and the person is set up."""
+    if paused_by_red_flag(dispatcher, tracker):
+        return False
     profile = coaching.get_or_create_trainee(engine(), user_id(tracker), clock=clock())
     if profile.onboarded:
         return True

@@ -8,6 +8,8 @@ fails, so it serves as a deploy step, a systemd ``ExecStartPre=`` or a monitorin
 - model: a trained model exists for the current inputs (config, domain, data, content).
 - action server: ``ACTION_SERVER_URL``'s /health answers; unset, one is started briefly (as the
   bot would start its own) and must answer.
+- safety: the red-flag screen is in the knowledge base, and no red-flag stop failed to be
+  recorded (bot/safety_gate.py leaves a marker with the correlation id when one does).
 - redis (only when ``REDIS_URL`` is set): answers PING, and a lock of the lock store can be taken
   and released.
 """
@@ -137,9 +139,40 @@ def _shown_redis(url: str) -> str:
     return f"{parsed.scheme}://{parsed.hostname}:{parsed.port or 6379}{parsed.path}" if parsed.hostname else url
 
 
+def check_safety(settings: Settings) -> str:
+    """The red-flag screen is loaded, and no stop has failed to be recorded since the last one
+    that was (the gate leaves a marker with the correlation id when a record fails)."""
+    import json
+
+    from bot.safety_gate import failure_marker_path
+    from knowledge.db import make_engine
+    from knowledge.queries import KnowledgeBase
+
+    marker = failure_marker_path()
+    if marker.exists():
+        try:
+            failed = json.loads(marker.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            failed = {}
+        raise CheckFailed(
+            f"a red-flag stop could not be recorded at {failed.get('at', '?')} (correlation id "
+            f"{failed.get('correlation_id', '?')}): see the log; {marker} goes when a stop is recorded again"
+        )
+    engine = make_engine(settings.database_url)
+    try:
+        kb = KnowledgeBase.load(engine)
+    finally:
+        engine.dispose()
+    flags = kb.safety_screen().get("flags") or {}
+    if not flags:
+        raise CheckFailed("the knowledge base has no red-flag screen: run python -m bot kb load")
+    return f"red-flag screen loaded ({len(flags)} flags, {len(kb.safety_screen().get('concepts') or ())} concepts); no failed stop record"
+
+
 def checks_for(settings: Settings) -> list[tuple[str, Check]]:
     checks: list[tuple[str, Check]] = [
         ("database", check_database),
+        ("safety", check_safety),
         ("model", check_model),
         ("action server", check_action_server),
     ]

@@ -8,6 +8,7 @@ survives a restart. Actions attach the knowledge-base ids they used as a custom 
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from pathlib import Path
@@ -323,9 +324,10 @@ def quiet_structlog(level: int = logging.WARNING) -> None:
 class RasaCoach:
     """Implements :class:`bot.turns.Coach` with a loaded Rasa model."""
 
-    def __init__(self, agent: Any, chart_dir: Path) -> None:
+    def __init__(self, agent: Any, chart_dir: Path, gate: Any = None) -> None:
         self.agent = agent
         self.chart_dir = chart_dir
+        self.gate = gate  # bot.safety_gate.SafetyGate: every message is screened before Rasa
 
     @classmethod
     def load(
@@ -351,7 +353,10 @@ class RasaCoach:
             tracker_store=tracker_store_for(database_url),
             lock_store=lock_store_for(redis_url),
         )
-        return cls(agent, chart_dir or VAR_DIR / "charts")
+        from bot.safety_gate import SafetyGate
+        from knowledge.db import get_engine
+
+        return cls(agent, chart_dir or VAR_DIR / "charts", SafetyGate(get_engine(database_url)))
 
     async def handle(self, user: str, text: str, metadata: dict[str, Any] | None = None) -> Turn:
         from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
@@ -362,10 +367,63 @@ class RasaCoach:
             return await self._handle(user, text, metadata)
 
     async def _handle(self, user: str, text: str, metadata: dict[str, Any] | None) -> Turn:
+        """Clean text → the safety path (screen, its open question, a paused coaching) → Rasa."""
+        from rasa.core.channels.channel import UserMessage
+
+        from bot import safety_gate
+        from knowledge.safety import triage as safety
+        from knowledge.text_hygiene import clean_text
+
+        text = clean_text(text)
+        if self.gate is None:
+            return await self._rasa_turn(user, text, metadata, None)
+        parse = await self.agent.processor.parse_message(UserMessage(text, sender_id=user))
+        intent = (parse.get("intent") or {}).get("name")
+        decision = await asyncio.to_thread(self.gate.decide, user, text, intent)
+        if decision.action == safety.STOP:
+            return await self._stop_turn(user, text, metadata, decision.flag_id)
+        if decision.action == safety.RESUME:
+            turn = Turn(user=user, text=text)
+            if decision.forward:
+                held = await self.agent.processor.parse_message(UserMessage(decision.forward, sender_id=user))
+                turn = await self._rasa_turn(user, decision.forward, metadata, safety_gate.without_red_flag(held))
+                turn.text = text
+            turn.replies.insert(0, Reply(text=decision.prefix))
+            return turn
+        if decision.action != safety.PASS:
+            turn = Turn(user=user, text=text, intent={"name": intent, "confidence": round(float((parse.get("intent") or {}).get("confidence") or 0.0), 4)})
+            turn.replies.append(Reply(text=decision.text, buttons=[Button(t, p) for t, p in decision.buttons]))
+            if decision.action in (safety.ASK, safety.REASK):
+                turn.refs["red_flag_check"] = decision.flag_id
+            if decision.action == safety.PAUSED:
+                turn.refs["red_flag"] = True
+                if decision.flag_id:
+                    turn.refs["red_flag_id"] = decision.flag_id
+            return turn
+        return await self._rasa_turn(user, text, metadata, safety_gate.without_red_flag(parse))
+
+    async def _stop_turn(self, user: str, text: str, metadata: dict[str, Any] | None, flag_id: str | None) -> Turn:
+        """A red flag: the conversation stops (any form ends, nothing is stored from the
+        message) and the advice is given, by the red-flag action or, if the conversation cannot
+        answer, from the knowledge base directly."""
+        from bot.safety_gate import red_flag_parse
+
+        try:
+            turn = await self._rasa_turn(user, text, metadata, red_flag_parse(text, flag_id))
+        except Exception:
+            log.error("the conversation could not answer a red flag; the advice comes from the gate", exc_info=True)
+            turn = Turn(user=user, text=text, intent={"name": "red_flag", "confidence": 1.0})
+        if not turn.refs.get("red_flag"):
+            answer = self.gate.advice_answer(flag_id)
+            turn.replies = [Reply(text=m.text) for m in answer.messages]
+            merge_refs(turn.refs, answer.refs())
+        return turn
+
+    async def _rasa_turn(self, user: str, text: str, metadata: dict[str, Any] | None, parse: dict[str, Any] | None) -> Turn:
         from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 
         output = CollectingOutputChannel()
-        message = UserMessage(text, output, sender_id=user, metadata=metadata or None)
+        message = UserMessage(text, output, sender_id=user, metadata=metadata or None, parse_data=parse)
         processor = self.agent.processor
         # Same steps as Agent.handle_message, keeping the tracker so that the parse result of this
         # very message can be reported without reading the tracker back from the database.
