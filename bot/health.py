@@ -158,9 +158,16 @@ def check_safety(settings: Settings) -> str:
             f"a red-flag stop could not be recorded at {failed.get('at', '?')} (correlation id "
             f"{failed.get('correlation_id', '?')}): see the log; {marker} goes when a stop is recorded again"
         )
-    engine = make_engine(settings.database_url)
+    url = settings.database_url
+    if url.startswith("sqlite"):
+        path = url.split(":///", 1)[-1]
+        if path and path != ":memory:" and not Path(path).exists():
+            raise CheckFailed("no database, so no red-flag screen: run scripts/setup")
+    engine = make_engine(url)
     try:
         kb = KnowledgeBase.load(engine)
+    except Exception as exc:  # noqa: BLE001 - an unreadable knowledge base is the finding
+        raise CheckFailed(f"the red-flag screen cannot be read: {type(exc).__name__}") from exc
     finally:
         engine.dispose()
     flags = kb.safety_screen().get("flags") or {}

@@ -61,7 +61,7 @@ def test_all_ok_with_a_running_action_server_and_redis(trained_model: Path, load
                                        action_server_url=server.url, redis_url=redis_url)
         code, lines = health(settings)
     assert code == 0, lines
-    assert set(lines) == {"database", "model", "action server", "redis"}
+    assert set(lines) == {"database", "safety", "model", "action server", "redis"}
     assert lines["action server"] == ("ok", f"{server.url} answers")
     assert lines["redis"][0] == "ok"
 
@@ -80,7 +80,7 @@ def test_every_failure_is_reported_and_the_status_is_non_zero(tmp_path: Path, mo
     code, lines = health(settings)
     assert code != 0
     assert {name: status for name, (status, _) in lines.items()} == {
-        "database": "FAIL", "model": "FAIL", "action server": "FAIL", "redis": "FAIL"}
+        "database": "FAIL", "safety": "FAIL", "model": "FAIL", "action server": "FAIL", "redis": "FAIL"}
     assert "no database file" in lines["database"][1]
     assert "python -m bot train" in lines["model"][1]
     assert f"127.0.0.1:{closed}" in lines["action server"][1]
@@ -125,6 +125,6 @@ def test_the_command_line_prints_one_line_per_check_and_exits_non_zero(tmp_path:
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 1, result.stderr
     lines = lines_of(result.stdout)
-    assert list(lines) == ["database", "model", "action server"]
+    assert list(lines) == ["database", "safety", "model", "action server"]
     assert lines["database"][0] == "FAIL" and lines["action server"][0] == "FAIL"
     assert "Traceback" not in result.stderr
