@@ -17,11 +17,11 @@ CONTENT_FILE = Path(__file__).resolve().parent.parent / "content" / "safety_scre
 MODIFIERS = ("negation", "time", "cause", "other")
 NONE, CLEAR, POSSIBLE = "none", "clear", "possible"
 FUZZY_MIN_LENGTH = 5  # vocabulary words this long or longer; message words one letter shorter
-FUZZY_SCORE = 86  # rapidfuzz ratio: "numbess"→numbness 93, "bladdr"→bladder 92; "fewer"/fever 80 stays
 
 _TOKEN = re.compile(r"[a-z0-9]+(?:['’][a-z]+)?|[^\sa-z0-9]")
 _SENTENCE_SPLIT = re.compile(r"[.!?;\n]+|\b(?:but|however|also|btw|fyi|ps|oh and|anyway|plus)\b")
 _CLAUSE_SPLIT = re.compile(r",|\band then\b|\bthen\b|\bnow\b")
+_CHILD = re.compile(r"\bmy (\d+ ?(yo|y o|yr old|year old|month old|months old|years old)|\d+yo|little one|youngest|eldest|oldest|middle one)\b")
 
 
 def normalise(text: str) -> str:
@@ -201,15 +201,24 @@ class Screen:
         clause_before = sentence[c_start:here]
         if "negation" in concept.cancelled_by and self._negated(clause_before, sentence[end - s_start:c_end]):
             return True
-        if "other" in concept.cancelled_by and self._about_someone_else(clause_before):
+        if "other" in concept.cancelled_by and self._about_someone_else(sentence[:here]):
             return True
         # Time and cause: said in this clause, or in a later clause of the same sentence that
         # looks back on it ("went numb sitting cross-legged, gone now"); not in an earlier one.
         scope = sentence[c_start:]
         if "time" in concept.cancelled_by and any(p.search(scope) for p in self._time):
             return True
-        if "cause" in concept.cancelled_by and any(p.search(scope) for p in self._cause):
+        if "cause" in concept.cancelled_by and any(self._stated(p, scope) for p in self._cause):
             return True
+        return False
+
+    def _stated(self, pattern: re.Pattern[str], scope: str) -> bool:
+        """``pattern`` occurs in ``scope`` and is not itself denied ("not leg day jelly", "not
+        like pins and needles from sitting")."""
+        for match in pattern.finditer(scope):
+            before = _words(scope[:match.start()])[-5:]
+            if not any(w in ("not", "no", "isn't", "isnt", "wasn't", "nothing", "never") for w in before):
+                return True
         return False
 
     def _negated(self, before: str, after: str) -> bool:
@@ -231,8 +240,10 @@ class Screen:
         return any(re.search(rf"(^|\s){re.escape(cue)}($|\s)", cleaned) for cue in self._negation)
 
     def _about_someone_else(self, before: str) -> bool:
-        words = _words(before.replace("'s ", " "))[-6:]
+        words = _words(before.replace("'s ", " "))[-10:]
         joined = " ".join(words)
+        # "my 3yo has a fever", "my 10 year old", "my youngest": a child of the writer's
+        joined = _CHILD.sub(" my kid ", joined)
         for person in self._other:
             for match in re.finditer(rf"(^|\s){re.escape(person)}(?=$|\s)", joined):
                 rest = joined[match.end():].split()
@@ -242,21 +253,20 @@ class Screen:
 
     # -- spelling towards the screen's own words ---------------------------------------------------
     def correct(self, text: str) -> str:
-        """``text`` with words one or two typos away from a concept word replaced by it."""
-        if not self._vocabulary:
+        """``text`` with misspelled words replaced by the screen word one or two edits away
+        ("numbess" → numbness, "bladdr" → bladder). A word English knows is never changed
+        ("weeding" stays weeding): symspellpy's English frequency dictionary says which."""
+        speller, english = _speller(tuple(self._vocabulary))
+        if speller is None:
             return text
-        from rapidfuzz import fuzz, process
-
-        known = set(self._vocabulary)
+        from symspellpy import Verbosity
 
         def fix(match: re.Match[str]) -> str:
             word = match.group(0)
-            if len(word) < FUZZY_MIN_LENGTH - 1 or word in known:
-                return word
-            best = process.extractOne(word, self._vocabulary, scorer=fuzz.ratio, score_cutoff=FUZZY_SCORE)
-            if not best or best[0] in word or word in best[0]:
-                return word  # "side"/"sides", "very"/"every": another word, not a typo
-            return best[0]
+            if len(word) < FUZZY_MIN_LENGTH - 1 or word in english or word + "g" in english:
+                return word  # a word, or one with its g dropped ("chillin", "doin")
+            found = speller.lookup(word, Verbosity.TOP, max_edit_distance=1 if len(word) <= 7 else 2)
+            return found[0].term if found else word
 
         return re.sub(r"[a-z]+", fix, text)
 
@@ -352,6 +362,23 @@ def thaw(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [thaw(v) for v in value]
     return value
+
+
+@lru_cache(maxsize=4)
+def _speller(vocabulary: tuple[str, ...]) -> tuple[Any, frozenset[str]]:
+    """A SymSpell index of the screen's words, and the English words that are never corrected."""
+    if not vocabulary:
+        return None, frozenset()
+    from importlib.resources import files
+
+    from symspellpy import SymSpell
+
+    speller = SymSpell(max_dictionary_edit_distance=2, prefix_length=7)
+    for word in vocabulary:
+        speller.create_dictionary_entry(word, 1)
+    english_file = files("symspellpy") / "frequency_dictionary_en_82_765.txt"
+    english = frozenset(line.split(" ", 1)[0] for line in english_file.read_text(encoding="utf-8").splitlines())
+    return speller, english - set(vocabulary)
 
 
 def _rule(spec: Mapping[str, Any]) -> _Rule:

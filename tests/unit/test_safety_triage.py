@@ -71,7 +71,7 @@ def test_screen_outcomes(screen, text: str, outcome: str, flag: str | None) -> N
 def test_a_classifier_alone_never_raises_a_red_flag(screen) -> None:
     assert screen.screen("I have a desk job and lift three times a week", "infection").outcome == NONE
     # ...but with a symptom the concepts do not confirm as a stop, it earns the question.
-    result = screen.screen("my hands tingle a bit", "progressive_neuro_deficit")
+    result = screen.screen("my toes tingle a bit", "progressive_neuro_deficit")
     assert result.outcome == POSSIBLE and result.flag_id == "progressive_neuro_deficit"
 
 
