@@ -14,7 +14,8 @@ Scoring:
 - red_flag: caught, i.e. refs.red_flag (a stop) or refs.red_flag_check (the screen's question);
 - soreness / out_of_scope: no stop (a false alarm), and for out_of_scope no fault/cue/exercise refs.
 
-The red-flag screen (docs/safety.md), sets under tests/heldout/safety/: ``blind/`` was written by
+The red-flag screen (docs/safety.md), sets under tests/heldout/safety/ (a red flag written as
+the answer to an onboarding question is sent to a user standing at that question): ``blind/`` was written by
 helpers who saw only a product description, after the screen's last change, and was never used
 to tune it; ``spent/`` was written the same way but used to tune it, so it is kept as a
 regression set. Red-flag sets: recall 100% (stop or question). Ordinary sets: false stops at most
@@ -41,6 +42,11 @@ HELDOUT_SETS = {
 }
 SAFETY_SETS = {f"{path.parent.name}/{path.stem}": path for path in sorted((HELDOUT / "safety").glob("*/*.yaml"))}
 REF_KEY = {"fault": "faults", "cue_why": "cues", "howto": "exercises"}
+# The messages that bring a fresh user to an onboarding question (as in tests/e2e/test_safety_stop.py).
+_ONBOARDING = ["/start", "/affirm", "/deny", '/inform{"goal": "back_relief"}', '/inform{"equipment": "none"}',
+               '/inform{"experience": "beginner"}', '/inform{"pain": "2"}', '/inform{"time": "07:30"}']
+ONBOARDING_UP_TO = {answer: _ONBOARDING[: index + 1] for index, answer in
+                    enumerate(["consent", "screen_clear", "goal", "equipment", "experience", "pain", "reminder_time", "timezone"])}
 MAX_FALSE_STOPS = 0.005
 MAX_QUESTIONS = 0.03
 
@@ -72,18 +78,20 @@ def all_results(trained_model: Path) -> dict[str, list[tuple[dict, dict]]]:
     if not os.environ.get("DATABASE_URL", "").startswith("sqlite"):
         pytest.skip("SQLite only: held-out sets measure understanding, which no back end changes")
     sets = {name: _items(path) for name, path in {**HELDOUT_SETS, **SAFETY_SETS}.items()}
-    lines = [
-        json.dumps({"user": f"heldout-{name}-{i}", "text": item["text"]})
-        for name, items in sets.items() for i, item in enumerate(items)
-    ]
+    lines: list[str] = []
+    wanted: dict[str, list[int]] = {}  # the output line of each item (prefix lines are not scored)
+    for name, items in sets.items():
+        wanted[name] = []
+        for i, item in enumerate(items):
+            user = f"heldout-{name}-{i}"
+            # A red flag written as the answer to an onboarding question is sent at that question.
+            for prefix in ONBOARDING_UP_TO.get(item.get("answer_to", ""), []):
+                lines.append(json.dumps({"user": user, "text": prefix}))
+            wanted[name].append(len(lines))
+            lines.append(json.dumps({"user": user, "text": item["text"]}))
     outputs, proc = run_say(lines, timeout=1800)
     assert len(outputs) == len(lines), proc.stderr[-3000:]
-    results: dict[str, list[tuple[dict, dict]]] = {}
-    position = 0
-    for name, items in sets.items():
-        results[name] = list(zip(items, outputs[position: position + len(items)]))
-        position += len(items)
-    return results
+    return {name: [(item, outputs[index]) for item, index in zip(items, wanted[name])] for name, items in sets.items()}
 
 
 @pytest.fixture(scope="module")
