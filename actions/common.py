@@ -107,6 +107,7 @@ def paused_by_red_flag(dispatcher: CollectingDispatcher, tracker: Tracker) -> bo
     screen in front of the conversation already answers coaching requests so; this is the same
     check for every path into a workout that the conversation itself can take."""
     from knowledge.safety import records
+    from knowledge.safety.screen import Screen, thaw
     from knowledge.safety.triage import paused_text
 
     with db_session() as session:
@@ -114,7 +115,7 @@ def paused_by_red_flag(dispatcher: CollectingDispatcher, tracker: Tracker) -> bo
     if stop is None:
         return False
     base = kb()
-    text = paused_text(base.red_flag_screen(), {f.id: f.advice for f in base.red_flags()}, stop.flag_id)
+    text = paused_text(Screen(thaw(base.safety_screen())),  # its texts only: no classifier needed {f.id: f.advice for f in base.red_flags()}, stop.flag_id)
     dispatcher.utter_message(text=text)
     send_refs(dispatcher, {"faults": [], "cues": [], "exercises": [], "red_flag": True, **({"red_flag_id": stop.flag_id} if stop.flag_id else {})})
     return True

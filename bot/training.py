@@ -31,7 +31,7 @@ FINGERPRINT_INPUTS = [
 ]
 # Content the model does not learn from: the red-flag screen is read from the knowledge base at
 # run time (bot/safety_gate.py), so a reviewer's change to it needs a `kb load`, not a retrain.
-NOT_TRAINED_ON = {"knowledge/content/safety_screen.yaml"}
+NOT_TRAINED_ON = {"knowledge/content/safety_screen.yaml", "knowledge/content/safety_examples.yaml"}
 KEEP_MODELS = 3
 
 

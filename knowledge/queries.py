@@ -615,11 +615,18 @@ class KnowledgeBase:
 
     # -- safety and NLU data ---------------------------------------------------------------------
     def red_flag_screen(self) -> "Screen":
-        """The red-flag screen built from ``safety_screen.yaml`` (cached on this instance)."""
+        """The red-flag screen built from ``safety_screen.yaml``, with its classifier trained on
+        ``safety_examples.yaml`` and the flags' and faults' phrasings (once per instance: about
+        a second)."""
+        from knowledge.safety.classifier import SafetyClassifier
         from knowledge.safety.screen import Screen, thaw
 
         if self._screen is None:
-            self._screen = Screen(thaw(self.safety_screen()))
+            examples = self._documents.get("safety_examples", MappingProxyType({}))
+            classifier = None
+            if examples.get("red") and examples.get("ordinary"):
+                classifier = SafetyClassifier.from_content(examples, self.red_flags(), self.faults())
+            self._screen = Screen(thaw(self.safety_screen()), classifier)
         return self._screen
 
     def phrasings(self) -> dict[str, dict[str, list[str]]]:

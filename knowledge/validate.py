@@ -26,7 +26,8 @@ KIND_FILES: dict[str, tuple[str, str]] = {
     "red_flag": ("red_flags.yaml", "red_flags"),
     "assessment": ("assessments.yaml", "assessments"),
 }
-DOCUMENT_FILES: dict[str, str] = {"progression": "progression.yaml", "safety_screen": "safety_screen.yaml"}
+DOCUMENT_FILES: dict[str, str] = {"progression": "progression.yaml", "safety_screen": "safety_screen.yaml",
+                                  "safety_examples": "safety_examples.yaml"}
 KIND_LABEL = {"reference": "reference", "fault": "fault", "cue": "cue", "exercise": "exercise",
               "red_flag": "red flag", "assessment": "assessment"}
 

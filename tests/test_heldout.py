@@ -14,12 +14,12 @@ Scoring:
 - red_flag: caught, i.e. refs.red_flag (a stop) or refs.red_flag_check (the screen's question);
 - soreness / out_of_scope: no stop (a false alarm), and for out_of_scope no fault/cue/exercise refs.
 
-The red-flag screen (docs/safety.md), sets under tests/heldout/safety/ (a red flag written as
-the answer to an onboarding question is sent to a user standing at that question): ``blind/`` was written by
-helpers who saw only a product description, after the screen's last change, and was never used
-to tune it; ``spent/`` was written the same way but used to tune it, so it is kept as a
-regression set. Red-flag sets: recall 100% (stop or question). Ordinary sets: false stops at most
-0.5%, questions at most 3%.
+The red-flag screen (docs/safety.md, docs/safety_heldout.md): tests/heldout/safety/blind/ was
+written by helpers who saw only a product description, after the screen's last change, and was
+never used to tune it (earlier sets, once read, became the classifier's training examples and
+are not tests any more). A red flag written as the answer to an onboarding question is sent to a
+user standing at that question. Red-flag sets: recall 100% (stop or question). Ordinary sets:
+false stops at most 0.5%, questions at most 3%.
 """
 from __future__ import annotations
 

@@ -15,6 +15,8 @@ from typing import Any, Iterable, Mapping
 
 CONTENT_FILE = Path(__file__).resolve().parent.parent / "content" / "safety_screen.yaml"
 MODIFIERS = ("negation", "time", "cause", "other")
+# Concepts that only qualify another (how long, how often, why): alone they are no evidence.
+CONTEXT_ONLY = frozenset({"deliberate", "over_fifty", "repeated", "lasting", "unexplained", "new_pain"})
 NONE, CLEAR, POSSIBLE = "none", "clear", "possible"
 FUZZY_MIN_LENGTH = 5  # vocabulary words this long or longer; message words one letter shorter
 
@@ -98,8 +100,9 @@ class _Flag:
 class Screen:
     """The screen built from the content document (the parsed ``safety_screen.yaml``)."""
 
-    def __init__(self, document: Mapping[str, Any]) -> None:
+    def __init__(self, document: Mapping[str, Any], classifier: Any = None) -> None:
         self.document = document
+        self.classifier = classifier  # knowledge.safety.classifier.SafetyClassifier, or None
         mods = document.get("modifiers") or {}
         self._negation = _phrases(mods.get("negation") or [])
         self._negation_after = [re.compile(term_regex(t)) for t in mods.get("negation_after") or []]
@@ -164,6 +167,14 @@ class Screen:
             flag = self.flags[classifier_flag]
             return ScreenResult(POSSIBLE, flag.id, tuple(sorted(present)), flag.question,
                                 f"{flag.id}:classifier+{'+'.join(sorted(symptoms))}")
+        # The learned second opinion: it may only ask, and only about a message that mentions
+        # something the concepts know (a place, a symptom), not about any sentence at all.
+        if self.classifier is not None and present - CONTEXT_ONLY:
+            suspicion = self.classifier.suspect(text)
+            if suspicion is not None and suspicion.flag_id in self.flags:
+                flag = self.flags[suspicion.flag_id]
+                return ScreenResult(POSSIBLE, flag.id, tuple(sorted(present)), flag.question,
+                                    f"{flag.id}:examples {suspicion.probability}")
         return ScreenResult(NONE, concepts=tuple(sorted(present)))
 
     def _rule_holds(self, rule: _Rule, hits: set[Hit]) -> bool:
