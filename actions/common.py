@@ -115,7 +115,8 @@ def paused_by_red_flag(dispatcher: CollectingDispatcher, tracker: Tracker) -> bo
     if stop is None:
         return False
     base = kb()
-    text = paused_text(Screen(thaw(base.safety_screen())),  # its texts only: no classifier needed {f.id: f.advice for f in base.red_flags()}, stop.flag_id)
+    screen = Screen(thaw(base.safety_screen()))  # for its texts only: no classifier to train here
+    text = paused_text(screen, {f.id: f.advice for f in base.red_flags()}, stop.flag_id)
     dispatcher.utter_message(text=text)
     send_refs(dispatcher, {"faults": [], "cues": [], "exercises": [], "red_flag": True, **({"red_flag_id": stop.flag_id} if stop.flag_id else {})})
     return True
