@@ -2,6 +2,7 @@
 current pain, reminder time and time zone."""
 from __future__ import annotations
 
+import logging
 from typing import Any, Text
 
 from rasa_sdk import Action, FormValidationAction, Tracker
@@ -13,6 +14,7 @@ from actions.common import clock, db_session, engine, kb, send, user_id
 from actions.daily import daily_check
 from knowledge import answers, coaching, parsing
 
+log = logging.getLogger(__name__)
 DomainDict = dict[str, Any]
 ONBOARDING_SLOTS = ("consent", "screen_clear", "goal", "equipment", "experience", "current_pain", "reminder_time", "timezone")
 GOALS = {"back_relief": "take the load off my lower back", "glute_strength": "stronger glutes", "performance": "lift or run better"}
@@ -128,10 +130,14 @@ class ActionFinishOnboarding(Action):
             # flag id: the person did not say which), and coaching paused until a doctor's check.
             from knowledge.safety import records
 
-            with db_session() as session:
-                records.record_stop(session, user_id(tracker), None, clock().now())
-                session.commit()
-            send(dispatcher, answers.general_red_flag_answer(kb()))
+            send(dispatcher, answers.general_red_flag_answer(kb()))  # the advice, whatever follows
+            try:
+                with db_session() as session:
+                    records.record_stop(session, user_id(tracker), None, clock().now())
+                    session.commit()
+            except Exception as exc:  # loud, not hidden: logged, and the health check turns red
+                log.error("could not record the red-flag stop of the onboarding question", exc_info=True)
+                records.mark_record_failure(records.failure_marker_path(), None, exc, None)
             return []
         user = user_id(tracker)
         slot = tracker.get_slot

@@ -8,9 +8,7 @@ to record a stop loud (an error with the correlation id in the log, a marker tha
 """
 from __future__ import annotations
 
-import json
 import logging
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -20,13 +18,10 @@ from knowledge.safety import triage as safety
 
 log = logging.getLogger(__name__)
 
-FAILURE_MARKER = "safety-record-failed.json"
-
-
 def failure_marker_path() -> Path:
-    from knowledge.db import VAR_DIR
+    from knowledge.safety.records import failure_marker_path as path
 
-    return VAR_DIR / FAILURE_MARKER
+    return path()
 
 
 class SafetyGate:
@@ -78,16 +73,12 @@ class SafetyGate:
 
     def _mark_failure(self, flag_id: str | None, exc: Exception) -> None:
         from bot.logging_setup import correlation_id
+        from knowledge.safety.records import mark_record_failure
 
-        path = self.marker_path
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(json.dumps({
-                "at": datetime.now(timezone.utc).isoformat(), "flag_id": flag_id,
-                "correlation_id": correlation_id(), "error": type(exc).__name__,
-            }), encoding="utf-8")
+            mark_record_failure(self.marker_path, flag_id, exc, correlation_id())
         except OSError:
-            log.error("could not write the safety failure marker %s", path, exc_info=True)
+            log.error("could not write the safety failure marker %s", self.marker_path, exc_info=True)
 
     def advice_answer(self, flag_id: str | None) -> Any:
         """The stop's advice from the knowledge base, as the red-flag action gives it (used when

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 from sqlalchemy import Column, Integer, String, Text, select
 from sqlalchemy.orm import Session
@@ -131,3 +132,26 @@ def paused_user_clause(user_id_column: object) -> object:
         ~exists().where(and_(later.user_id == SafetyEvent.user_id, later.kind == CLEARED, later.id > SafetyEvent.id)),
     )
     return user_id_column.in_(open_stops)  # type: ignore[attr-defined]
+
+
+FAILURE_MARKER = "safety-record-failed.json"
+
+
+def failure_marker_path() -> "Path":
+    """Where a failed stop record is marked for ``python -m bot health`` (one file per var/)."""
+    from knowledge.db import VAR_DIR
+
+    return VAR_DIR / FAILURE_MARKER
+
+
+def mark_record_failure(path: "Path", flag_id: str | None, error: BaseException, correlation_id: str | None) -> None:
+    """Leave the marker that turns the health check red: when, which flag, the correlation id and
+    the error's type (never the message). Raises OSError if even that cannot be written."""
+    import json
+    from datetime import timezone as tz
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({
+        "at": datetime.now(tz.utc).isoformat(), "flag_id": flag_id,
+        "correlation_id": correlation_id, "error": type(error).__name__,
+    }), encoding="utf-8")
