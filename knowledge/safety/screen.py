@@ -22,6 +22,7 @@ FUZZY_MIN_LENGTH = 5  # vocabulary words this long or longer; message words one 
 
 _TOKEN = re.compile(r"[a-z0-9]+(?:['’][a-z]+)?|[^\sa-z0-9]")
 _SENTENCE_SPLIT = re.compile(r"[.!?;\n]+|\b(?:but|however|also|btw|fyi|ps|oh and|anyway|plus)\b")
+_FULL_STOP = re.compile(r"[.!?;\n]")
 _CLAUSE_SPLIT = re.compile(r",|\band then\b|\bthen\b|\bnow\b")
 _CHILD = re.compile(r"\bmy (\d+ ?(yo|y o|yr old|year old|month old|months old|years old)|\d+yo|little one|youngest|eldest|oldest|middle one)\b")
 
@@ -112,6 +113,7 @@ class Screen:
         self._cause = [re.compile(term_regex(t)) for t in mods.get("cause") or []]
         self._other = _phrases(mods.get("other") or [])
         self._first_person = {normalise(w) for w in mods.get("first_person") or []}
+        self._proxy = [re.compile(term_regex(t)) for t in mods.get("proxy") or []]
         self.concepts: dict[str, _Concept] = {}
         for item in document.get("concepts") or []:
             self.concepts[item["id"]] = _Concept(
@@ -167,11 +169,13 @@ class Screen:
             flag = self.flags[classifier_flag]
             return ScreenResult(POSSIBLE, flag.id, tuple(sorted(present)), flag.question,
                                 f"{flag.id}:classifier+{'+'.join(sorted(symptoms))}")
-        # The learned second opinion: it may only ask, and only about a message that mentions
-        # something the concepts know (a place, a symptom), not about any sentence at all.
+        # The learned second opinion: it may only ask, and only about a message that names a
+        # symptom the concepts know (uncancelled: not "fell off a horse when i was 19"); a back
+        # ache after painting the ceiling is not enough.
         if self.classifier is not None and present - CONTEXT_ONLY:
             suspicion = self.classifier.suspect(text)
-            if suspicion is not None and suspicion.flag_id in self.flags:
+            sure_enough = suspicion is not None and (bool(symptoms) or suspicion.probability >= self.classifier.sure)
+            if suspicion is not None and sure_enough and suspicion.flag_id in self.flags:
                 flag = self.flags[suspicion.flag_id]
                 return ScreenResult(POSSIBLE, flag.id, tuple(sorted(present)), flag.question,
                                     f"{flag.id}:examples {suspicion.probability}")
@@ -192,18 +196,20 @@ class Screen:
         """Every concept occurrence in normalised ``text`` that no modifier cancels."""
         found: set[Hit] = set()
         starts = _token_starts(text)
+        by_proxy = any(p.search(text) for p in self._proxy)  # "he" is the user
         sentences = _spans(text, _SENTENCE_SPLIT)
         for concept in self.concepts.values():
             for pattern in concept.patterns:
                 for match in pattern.finditer(text):
                     if match.end() == match.start():
                         continue
-                    if self._cancelled(concept, text, match.start(), match.end(), sentences):
+                    if self._cancelled(concept, text, match.start(), match.end(), sentences, by_proxy):
                         continue
                     found.add(Hit(concept.id, match.start(), match.end(), _token_index(starts, match.start())))
         return found
 
-    def _cancelled(self, concept: _Concept, text: str, start: int, end: int, sentences: list[tuple[int, int]]) -> bool:
+    def _cancelled(self, concept: _Concept, text: str, start: int, end: int, sentences: list[tuple[int, int]],
+                   by_proxy: bool = False) -> bool:
         s_start, s_end = next(((a, b) for a, b in sentences if a <= start < b), (0, len(text)))
         sentence = text[s_start:s_end]
         clauses = _spans(sentence, _CLAUSE_SPLIT)
@@ -212,11 +218,13 @@ class Screen:
         clause_before = sentence[c_start:here]
         if "negation" in concept.cancelled_by and self._negated(clause_before, sentence[end - s_start:c_end]):
             return True
-        if "other" in concept.cancelled_by and self._about_someone_else(sentence[:here]):
+        if "other" in concept.cancelled_by and not by_proxy and self._about_someone_else(sentence[:here]):
             return True
-        # Time and cause: said in this clause, or in a later clause of the same sentence that
-        # looks back on it ("went numb sitting cross-legged, gone now"); not in an earlier one.
-        scope = sentence[c_start:]
+        # Time and cause: said in this clause, or later in the same sentence, "but" included,
+        # looking back on it ("went numb sitting cross-legged, gone now", "legs weak but its just
+        # doms"); not in an earlier one.
+        full_end = next((m.start() for m in _FULL_STOP.finditer(text, start)), len(text))
+        scope = sentence[c_start:] + " " + text[s_end:full_end]
         if "time" in concept.cancelled_by and any(p.search(scope) for p in self._time):
             return True
         if "cause" in concept.cancelled_by and any(self._stated(p, scope) for p in self._cause):
@@ -276,7 +284,8 @@ class Screen:
             word = match.group(0)
             if len(word) < FUZZY_MIN_LENGTH - 1 or word in english or word + "g" in english:
                 return word  # a word, or one with its g dropped ("chillin", "doin")
-            found = speller.lookup(word, Verbosity.TOP, max_edit_distance=1 if len(word) <= 7 else 2)
+            # One edit only: two turned "shoveling" (a word the dictionary lacks) into "shivering".
+            found = speller.lookup(word, Verbosity.TOP, max_edit_distance=1)
             return found[0].term if found else word
 
         return re.sub(r"[a-z]+", fix, text)
