@@ -31,6 +31,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.onboarding_script import up_to
 from tests.say_runner import run_say
 
 pytestmark = pytest.mark.slow
@@ -42,11 +43,10 @@ HELDOUT_SETS = {
 }
 SAFETY_SETS = {f"{path.parent.name}/{path.stem}": path for path in sorted((HELDOUT / "safety").glob("*/*.yaml"))}
 REF_KEY = {"fault": "faults", "cue_why": "cues", "howto": "exercises"}
-# The messages that bring a fresh user to an onboarding question (as in tests/e2e/test_safety_stop.py).
-_ONBOARDING = ["/start", "/affirm", "/deny", '/inform{"goal": "back_relief"}', '/inform{"equipment": "none"}',
-               '/inform{"experience": "beginner"}', '/inform{"pain": "2"}', '/inform{"time": "07:30"}']
-ONBOARDING_UP_TO = {answer: _ONBOARDING[: index + 1] for index, answer in
-                    enumerate(["consent", "screen_clear", "goal", "equipment", "experience", "pain", "reminder_time", "timezone"])}
+# A red flag labelled as the answer to an onboarding question is sent at that question.
+ONBOARDING_UP_TO = {label: up_to(question) for label, question in {
+    "goal": "goal", "equipment": "equipment", "experience": "experience", "pain": "current_pain",
+    "reminder_time": "reminder_time", "timezone": "timezone"}.items()}
 MAX_FALSE_STOPS = 0.005
 MAX_QUESTIONS = 0.03
 

@@ -16,13 +16,10 @@ import pytest
 from sqlalchemy import select
 
 from knowledge.db import get_engine, session_factory
+from tests.onboarding_script import ONBOARDING, QUESTIONS, up_to
 
 pytestmark = pytest.mark.slow
 
-ONBOARDING = ["/start", "/affirm", "/deny", '/inform{"goal": "back_relief"}', '/inform{"equipment": "none"}',
-              '/inform{"experience": "beginner"}', '/inform{"pain": "2"}', '/inform{"time": "07:30"}', "Europe/Berlin"]
-# The question each onboarding message answers (the form asks them in this order).
-QUESTIONS = ["consent", "screen_clear", "goal", "equipment", "experience", "current_pain", "reminder_time", "timezone"]
 CHECKIN = ["checkin_pain", "checkin_glute_feel", "checkin_effort"]
 RED_FLAG_ANSWERS = {
     "consent": "ok sure, but my groin has gone numb since yesterday",
@@ -71,7 +68,7 @@ def rows_for(user: str, *tables: str) -> dict[str, int]:
 def test_a_red_flag_inside_every_form_answer_stops_the_form(coach: Any, loop: asyncio.AbstractEventLoop, question: str) -> None:
     user = f"safety-form-{question}"
     if question in QUESTIONS:
-        for message in ONBOARDING[: QUESTIONS.index(question) + 1]:
+        for message in up_to(question):
             say(coach, loop, user, message)
         assert tracker_of(coach, loop, user).get_slot("requested_slot") == question
     elif question == "mid_session":
@@ -165,7 +162,7 @@ def test_a_stop_pauses_coaching_across_a_restart_until_a_doctor_has_checked(trai
 
 def test_ordinary_talk_and_a_no_to_the_question_leave_the_conversation_where_it_was(coach: Any, loop: asyncio.AbstractEventLoop) -> None:
     user = "safety-possible"
-    for message in ONBOARDING[:6]:  # up to the pain question
+    for message in up_to("current_pain"):
         say(coach, loop, user, message)
     assert tracker_of(coach, loop, user).get_slot("requested_slot") == "current_pain"
     asked = say(coach, loop, user, "3, i have a fever though")
