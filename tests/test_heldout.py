@@ -76,8 +76,10 @@ def _items(path: Path) -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def all_results(trained_model: Path) -> dict[str, list[tuple[dict, dict]]]:
-    """Every set through one ``say`` process."""
+def all_results(trained_model: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[tuple[dict, dict]]]:
+    """Every set through one ``say`` process, on a database of its own: a thousand one-line
+    users (some of whom set a reminder time) must not become the trainees of the tests that
+    share the suite's database (the real bot's scheduler would try to remind them)."""
     if not os.environ.get("DATABASE_URL", "").startswith("sqlite"):
         pytest.skip("SQLite only: held-out sets measure understanding, which no back end changes")
     sets = {name: _items(path) for name, path in {**HELDOUT_SETS, **SAFETY_SETS}.items()}
@@ -92,7 +94,8 @@ def all_results(trained_model: Path) -> dict[str, list[tuple[dict, dict]]]:
                 lines.append(json.dumps({"user": user, "text": prefix}))
             wanted[name].append(len(lines))
             lines.append(json.dumps({"user": user, "text": item["text"]}))
-    outputs, proc = run_say(lines, timeout=1800)
+    database = tmp_path_factory.mktemp("heldout") / "heldout.db"
+    outputs, proc = run_say(lines, timeout=1800, extra_env={"DATABASE_URL": f"sqlite:///{database}"})
     assert len(outputs) == len(lines), proc.stderr[-3000:]
     return {name: [(item, outputs[index]) for item, index in zip(items, wanted[name])] for name, items in sets.items()}
 
