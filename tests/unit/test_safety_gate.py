@@ -66,3 +66,22 @@ def test_the_classifier_guess_is_taken_out_of_the_parse() -> None:
     stop = red_flag_parse("x", "infection")
     assert stop["intent"]["name"] == "red_flag" and stop["entities"] == [
         {"entity": "red_flag", "value": "infection", "start": 0, "end": 0, "extractor": "SafetyScreen"}]
+
+
+async def test_when_the_conversation_cannot_answer_a_stop_the_gate_gives_the_advice(
+        engine, caplog: pytest.LogCaptureFixture) -> None:
+    from pathlib import Path as _Path
+
+    from bot.rasa_bridge import RasaCoach
+
+    coach = RasaCoach(agent=None, chart_dir=_Path("/nonexistent"), gate=SafetyGate(engine))
+
+    async def broken(*_args: object) -> object:
+        raise ConnectionError("the action server is down")
+
+    coach._rasa_turn = broken  # type: ignore[method-assign]
+    with caplog.at_level(logging.ERROR):
+        turn = await coach._stop_turn("u3", "I wet myself this morning", None, "cauda_equina")
+    assert turn.refs["red_flag"] is True and turn.refs["red_flag_id"] == "cauda_equina"
+    assert any("emergency department" in r.text for r in turn.replies)
+    assert any("could not answer a red flag" in r.getMessage() and r.exc_info for r in caplog.records)
