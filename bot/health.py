@@ -144,7 +144,7 @@ def check_safety(settings: Settings) -> str:
     that was (the gate leaves a marker with the correlation id when a record fails)."""
     import json
 
-    from bot.safety_gate import failure_marker_path
+    from knowledge.safety.records import failure_marker_path
     from knowledge.db import make_engine
     from knowledge.queries import KnowledgeBase
 

@@ -9,20 +9,14 @@ to record a stop loud (an error with the correlation id in the log, a marker tha
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import Any
 
 from bot.errors import CoachError
 from knowledge.clock import Clock, SystemClock
+from knowledge.safety import records
 from knowledge.safety import triage as safety
 
 log = logging.getLogger(__name__)
-
-def failure_marker_path() -> Path:
-    from knowledge.safety.records import failure_marker_path as path
-
-    return path()
-
 
 class SafetyGate:
     """Screens messages for one process; thread-safe (one database session per call)."""
@@ -39,7 +33,7 @@ class SafetyGate:
         self.advice = {flag.id: flag.advice for flag in kb.red_flags()}
         self.clock = clock or SystemClock()
         self._sessions = session_factory(engine)
-        self.marker_path = failure_marker_path()
+        self.marker_path = records.failure_marker_path()
 
     def classifier_flag(self, text: str, intent: str | None) -> str | None:
         """The red flag a classifier's ``red_flag`` intent most resembles (a suspicion only)."""

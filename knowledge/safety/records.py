@@ -79,21 +79,6 @@ def open_stop(db: Session, user_id: str) -> Stop | None:
     return Stop(last.flag_id, last.at)
 
 
-def paused_user_ids(db: Session, user_ids: list[str]) -> set[str]:
-    """Which of ``user_ids`` have an open stop (for the reminder scheduler's batches)."""
-    if not user_ids:
-        return set()
-    rows = db.execute(
-        select(SafetyEvent.user_id, SafetyEvent.kind)
-        .where(SafetyEvent.user_id.in_(user_ids), SafetyEvent.kind.in_((STOP, CLEARED)))
-        .order_by(SafetyEvent.user_id, SafetyEvent.id)
-    ).all()
-    latest: dict[str, str] = {}
-    for user_id, kind in rows:
-        latest[user_id] = kind
-    return {u for u, kind in latest.items() if kind == STOP}
-
-
 def pending_check(db: Session, user_id: str) -> SafetyCheck | None:
     return db.get(SafetyCheck, user_id)
 

@@ -40,7 +40,7 @@ def test_a_stop_that_cannot_be_recorded_still_stops_and_turns_health_red(
     assert marker["correlation_id"] == "cid-123" and marker["flag_id"] == "cauda_equina"
     assert "wet" not in gate.marker_path.read_text(encoding="utf-8")  # never the message
 
-    monkeypatch.setattr("bot.safety_gate.failure_marker_path", lambda: gate.marker_path)
+    monkeypatch.setattr("knowledge.safety.records.failure_marker_path", lambda: gate.marker_path)
     settings = type("S", (), {"database_url": str(engine.url)})()
     with pytest.raises(health.CheckFailed, match="could not be recorded.*cid-123"):
         health.check_safety(settings)
