@@ -24,6 +24,8 @@ from knowledge.safety.screen import normalise
 # 88%, and allowing any place at 0.7 asked 4% of ordinary messages on the fourth set's first run.
 DEFAULT_THRESHOLD = 0.6
 DEFAULT_SURE = 0.7
+# Enough to back the conversation's own classifier (DIET) when it calls a message a red flag.
+DEFAULT_AGREE = 0.4
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,11 @@ class SafetyClassifier:
 
     def probability(self, text: str) -> float:
         return float(self._model.predict_proba([normalise(text)])[0][1])
+
+    def agrees(self, text: str) -> bool:
+        """Whether this classifier backs another's suspicion of ``text`` (a lower bar than
+        :meth:`suspect`: two opinions together)."""
+        return self.probability(text) >= DEFAULT_AGREE
 
     def suspect(self, text: str) -> Suspicion | None:
         """The flag this message sounds like, when it sounds like one at all."""

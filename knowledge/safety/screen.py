@@ -14,7 +14,10 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 CONTENT_FILE = Path(__file__).resolve().parent.parent / "content" / "safety_screen.yaml"
-MODIFIERS = ("negation", "time", "cause", "other")
+MODIFIERS = ("negation", "time", "cause", "other", "simile")
+# A reviewer may name more causes under ``modifiers.causes`` ("heat": a heatwave explains night
+# sweats); a concept lists the ones it listens to in ``cancelled_by`` like the built-in ones.
+SIMILE_WINDOW = 8  # words before a term in which "like a" / "as if" makes it a comparison
 # Concepts that only qualify another (how long, how often, why): alone they are no evidence.
 CONTEXT_ONLY = frozenset({"deliberate", "over_fifty", "repeated", "lasting", "unexplained", "new_pain"})
 NONE, CLEAR, POSSIBLE = "none", "clear", "possible"
@@ -114,6 +117,12 @@ class Screen:
         self._other = _phrases(mods.get("other") or [])
         self._first_person = {normalise(w) for w in mods.get("first_person") or []}
         self._proxy = [re.compile(term_regex(t)) for t in mods.get("proxy") or []]
+        self._simile = [re.compile(term_regex(t)) for t in mods.get("simile") or []]
+        self._causes = {name: [re.compile(term_regex(t)) for t in terms or []]
+                        for name, terms in (mods.get("causes") or {}).items()}
+        # Symptoms urgent whoever has them: said of someone else ("her leg keeps giving way"),
+        # they cannot stop the writer's coaching but earn the flag's question.
+        self._acute_for_anyone = frozenset(document.get("acute_for_anyone") or [])
         self.concepts: dict[str, _Concept] = {}
         for item in document.get("concepts") or []:
             self.concepts[item["id"]] = _Concept(
@@ -164,8 +173,20 @@ class Screen:
                         return ScreenResult(outcome, flag.id, tuple(sorted(present)),
                                             flag.question if outcome == POSSIBLE else None,
                                             f"{flag.id}:{attr}:{rule.text()}")
+        if self._acute_for_anyone:
+            theirs = {h for h in self.hits(original, about_others=True) if h.concept in self._acute_for_anyone}
+            if theirs - hits:
+                combined = hits | theirs
+                for flag in self.flags.values():
+                    if any(self._rule_holds(rule, combined) for rule in flag.clear):
+                        return ScreenResult(POSSIBLE, flag.id, tuple(sorted({h.concept for h in combined})),
+                                            flag.question, f"{flag.id}:someone else")
         symptoms = present & self._classifier_evidence
-        if classifier_flag and classifier_flag in self.flags and symptoms:
+        # The conversation's classifier (DIET) suspecting a red flag is weak evidence: it asks
+        # only when the screen's own classifier leans the same way (docs/safety_heldout.md: on
+        # the fifth blind set it added no red flag and six questions on ordinary talk alone).
+        if (classifier_flag and classifier_flag in self.flags and symptoms
+                and (self.classifier is None or self.classifier.agrees(text))):
             flag = self.flags[classifier_flag]
             return ScreenResult(POSSIBLE, flag.id, tuple(sorted(present)), flag.question,
                                 f"{flag.id}:classifier+{'+'.join(sorted(symptoms))}")
@@ -192,8 +213,9 @@ class Screen:
         first, second = rule.concepts[0], rule.concepts[1]
         return any(abs(a.token - b.token) <= rule.within for a in by_concept[first] for b in by_concept[second])
 
-    def hits(self, text: str) -> set[Hit]:
-        """Every concept occurrence in normalised ``text`` that no modifier cancels."""
+    def hits(self, text: str, about_others: bool = False) -> set[Hit]:
+        """Every concept occurrence in normalised ``text`` that no modifier cancels (with
+        ``about_others``, occurrences said of someone else count as well)."""
         found: set[Hit] = set()
         starts = _token_starts(text)
         by_proxy = any(p.search(text) for p in self._proxy)  # "he" is the user
@@ -203,7 +225,7 @@ class Screen:
                 for match in pattern.finditer(text):
                     if match.end() == match.start():
                         continue
-                    if self._cancelled(concept, text, match.start(), match.end(), sentences, by_proxy):
+                    if self._cancelled(concept, text, match.start(), match.end(), sentences, by_proxy or about_others):
                         continue
                     found.add(Hit(concept.id, match.start(), match.end(), _token_index(starts, match.start())))
         return found
@@ -229,6 +251,13 @@ class Screen:
             return True
         if "cause" in concept.cancelled_by and any(self._stated(p, scope) for p in self._cause):
             return True
+        for name in concept.cancelled_by & self._causes.keys():
+            if any(self._stated(p, scope) for p in self._causes[name]):
+                return True
+        if "simile" in concept.cancelled_by:
+            window = " ".join(_words(clause_before)[-SIMILE_WINDOW:])
+            if any(p.search(window) for p in self._simile):
+                return True
         return False
 
     def _stated(self, pattern: re.Pattern[str], scope: str) -> bool:
@@ -326,6 +355,7 @@ def check_document(data: Mapping[str, Any], flag_ids: Iterable[str] = (),
     validate`` reports them with file and line."""
     problems: list[tuple[tuple[Any, ...], str]] = []
     concepts = data.get("concepts") or []
+    modifiers = (*MODIFIERS, *((data.get("modifiers") or {}).get("causes") or {}))
     known = set()
     for index, item in enumerate(concepts):
         if not isinstance(item, Mapping) or not item.get("id"):
@@ -335,8 +365,8 @@ def check_document(data: Mapping[str, Any], flag_ids: Iterable[str] = (),
             problems.append((("concepts", index, "id"), f"concept '{item['id']}' is defined twice"))
         known.add(item["id"])
         for modifier in item.get("cancelled_by") or []:
-            if modifier not in MODIFIERS:
-                problems.append((("concepts", index, "cancelled_by"), f"concept '{item['id']}': unknown modifier '{modifier}' (one of {', '.join(MODIFIERS)})"))
+            if modifier not in modifiers:
+                problems.append((("concepts", index, "cancelled_by"), f"concept '{item['id']}': unknown modifier '{modifier}' (one of {', '.join(modifiers)})"))
         if not item.get("terms"):
             problems.append((("concepts", index), f"concept '{item['id']}' has no terms"))
         for t_index, term in enumerate(item.get("terms") or []):
@@ -360,9 +390,10 @@ def check_document(data: Mapping[str, Any], flag_ids: Iterable[str] = (),
                         problems.append((("flags", flag_id, kind, r_index), f"red flag '{flag_id}': unknown concept '{concept}'"))
     for flag_id in sorted(wanted - set(flags)):
         problems.append(((), f"red flag '{flag_id}' has no screen rules"))
-    for index, concept in enumerate(data.get("classifier_evidence") or []):
-        if concept not in known:
-            problems.append((("classifier_evidence", index), f"classifier_evidence: unknown concept '{concept}'"))
+    for key in ("classifier_evidence", "acute_for_anyone"):
+        for index, concept in enumerate(data.get(key) or []):
+            if concept not in known:
+                problems.append(((key, index), f"{key}: unknown concept '{concept}'"))
     for key in ("paused_reply", "clearance", "confirm"):
         if not data.get(key):
             problems.append(((), f"'{key}' is missing"))

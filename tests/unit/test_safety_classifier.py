@@ -51,3 +51,16 @@ def test_it_stays_quiet_on_ordinary_talk(screen) -> None:
     for text in ("can we do something gentler today?", "I have a desk job and lift three times a week",
                  "haha nice", "my glutes are sore after training", "what time should I train"):
         assert screen.screen(text).outcome == NONE, text
+
+
+def test_the_conversations_suspicion_needs_this_classifier_to_agree(screen) -> None:
+    # DIET calling an ordinary message a red flag, with a concept named in passing, asks only
+    # when the screen's own classifier leans the same way.
+    from knowledge.safety.screen import Screen
+
+    text = "I volunteer at a cancer charity shop on saturdays, any stretches for standing all day?"
+    assert Screen(screen.document).screen(text, "cancer").outcome == POSSIBLE  # DIET's word alone would ask
+    assert not screen.classifier.agrees(text)
+    assert screen.screen(text, "cancer").outcome == NONE
+    suspect = "my toes tingle a bit and my back's been off for weeks"
+    assert screen.classifier.agrees(suspect)

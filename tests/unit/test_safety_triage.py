@@ -62,6 +62,23 @@ def db(tmp_path: Path):
     ("lost 5kg on my cut, feeling good", NONE, None),
     ("i can't feel my glutes, it's all in my inner thighs and hamstrings", NONE, None),
     ("slipped a disc years ago, all fine now", NONE, None),
+    # comparisons, everyday causes a concept names, movement pain, "no ... stuff"
+    ("I feel like a 90 year old with osteoporosis after that hike lol", NONE, None),
+    ("feel like i've been run over by a bus after rugby, every bit of me aches", NONE, None),
+    ("I have fallen arches and my back gets achy on long walks", NONE, None),
+    ("fell down the stairs when i was about 12, back's been fine since", NONE, None),
+    ("sweating all night in this heatwave, no aircon in the flat", NONE, None),
+    ("pain 0 and no bladder stuff either before you ask", NONE, None),
+    ("my left leg is still weaker than my right since my acl surgery", NONE, None),
+    ("after kettlebells my lower back hurt when I turned over in bed", NONE, None),
+    # someone else's urgent symptom earns the question; someone typing for the person stops
+    ("my wife's leg keeps giving way when she walks, she wants a routine for it", POSSIBLE, "progressive_neuro_deficit"),
+    ("her husband here, she says both legs went numb this morning", CLEAR, "cauda_equina"),
+    # the right flag named
+    ("my whole left leg has been dead numb from the hip down since this morning, glutes too", CLEAR, "progressive_neuro_deficit"),
+    ("my back surgery wound is red and leaking and the pain is getting worse", CLEAR, "infection"),
+    ("been shooting up again at weekends and my back is killing me", CLEAR, "infection"),
+    ("been on steroids for my asthma for years and felt something give in my back with a crunch", CLEAR, "fracture"),
 ])
 def test_screen_outcomes(screen, text: str, outcome: str, flag: str | None) -> None:
     result = screen.screen(text)
