@@ -20,6 +20,8 @@ MODIFIERS = ("negation", "time", "cause", "other", "simile")
 SIMILE_WINDOW = 8  # words before a term in which "like a" / "as if" makes it a comparison
 # Concepts that only qualify another (how long, how often, why): alone they are no evidence.
 CONTEXT_ONLY = frozenset({"deliberate", "over_fifty", "repeated", "lasting", "unexplained", "new_pain"})
+# Too common to let the classifier ask on its own: every pain score names pain.
+WEAK_PRESENCE = frozenset({"pain"})
 NONE, CLEAR, POSSIBLE = "none", "clear", "possible"
 FUZZY_MIN_LENGTH = 5  # vocabulary words this long or longer; message words one letter shorter
 
@@ -87,6 +89,7 @@ class _Concept:
 class _Rule:
     concepts: tuple[str, ...]
     within: int | None = None
+    unless: tuple[str, ...] = ()  # the rule does not hold when one of these is present
 
     def text(self) -> str:
         return "+".join(self.concepts) + (f" within {self.within}" if self.within else "")
@@ -118,8 +121,13 @@ class Screen:
         self._first_person = {normalise(w) for w in mods.get("first_person") or []}
         self._proxy = [re.compile(term_regex(t)) for t in mods.get("proxy") or []]
         self._simile = [re.compile(term_regex(t)) for t in mods.get("simile") or []]
-        self._causes = {name: [re.compile(term_regex(t)) for t in terms or []]
-                        for name, terms in (mods.get("causes") or {}).items()}
+        self._causes: dict[str, list[re.Pattern[str]]] = {}
+        self._message_wide: set[str] = set()  # causes that explain the concept anywhere in the message
+        for name, spec in (mods.get("causes") or {}).items():
+            terms = spec.get("terms") if isinstance(spec, Mapping) else spec
+            if isinstance(spec, Mapping) and spec.get("scope") == "message":
+                self._message_wide.add(name)
+            self._causes[name] = [re.compile(term_regex(t)) for t in terms or []]
         # Symptoms urgent whoever has them: said of someone else ("her leg keeps giving way"),
         # they cannot stop the writer's coaching but earn the flag's question.
         self._acute_for_anyone = frozenset(document.get("acute_for_anyone") or [])
@@ -181,7 +189,10 @@ class Screen:
                     if any(self._rule_holds(rule, combined) for rule in flag.clear):
                         return ScreenResult(POSSIBLE, flag.id, tuple(sorted({h.concept for h in combined})),
                                             flag.question, f"{flag.id}:someone else")
-        symptoms = present & self._classifier_evidence
+        # A concept a flag's `not_if` set aside (a weight loss that was deliberate) is no
+        # evidence for a classifier either.
+        blocked = {c for flag in self.flags.values() for c, blocker in flag.not_if.items() if blocker in present}
+        symptoms = (present - blocked) & self._classifier_evidence
         # The conversation's classifier (DIET) suspecting a red flag is weak evidence: it asks
         # only when the screen's own classifier leans the same way (docs/safety_heldout.md: on
         # the fifth blind set it added no red flag and six questions on ordinary talk alone).
@@ -193,7 +204,7 @@ class Screen:
         # The learned second opinion: it may only ask, and only about a message that names a
         # symptom the concepts know (uncancelled: not "fell off a horse when i was 19"); a back
         # ache after painting the ceiling is not enough.
-        if self.classifier is not None and present - CONTEXT_ONLY:
+        if self.classifier is not None and present - blocked - CONTEXT_ONLY - WEAK_PRESENCE:
             suspicion = self.classifier.suspect(text)
             sure_enough = suspicion is not None and (bool(symptoms) or suspicion.probability >= self.classifier.sure)
             if suspicion is not None and sure_enough and suspicion.flag_id in self.flags:
@@ -206,7 +217,7 @@ class Screen:
         by_concept: dict[str, list[Hit]] = {}
         for hit in hits:
             by_concept.setdefault(hit.concept, []).append(hit)
-        if any(c not in by_concept for c in rule.concepts):
+        if any(c not in by_concept for c in rule.concepts) or any(c in by_concept for c in rule.unless):
             return False
         if rule.within is None or len(rule.concepts) < 2:
             return True
@@ -252,7 +263,8 @@ class Screen:
         if "cause" in concept.cancelled_by and any(self._stated(p, scope) for p in self._cause):
             return True
         for name in concept.cancelled_by & self._causes.keys():
-            if any(self._stated(p, scope) for p in self._causes[name]):
+            where = text if name in self._message_wide else scope
+            if any(self._stated(p, where) for p in self._causes[name]):
                 return True
         if "simile" in concept.cancelled_by:
             window = " ".join(_words(clause_before)[-SIMILE_WINDOW:])
@@ -385,7 +397,7 @@ def check_document(data: Mapping[str, Any], flag_ids: Iterable[str] = (),
             problems.append((("flags", flag_id), f"red flag '{flag_id}' needs at least one clear rule"))
         for kind in ("clear", "possible"):
             for r_index, rule in enumerate((spec or {}).get(kind) or []):
-                for concept in (rule or {}).get("all") or []:
+                for concept in [*((rule or {}).get("all") or []), *((rule or {}).get("unless") or [])]:
                     if concept not in known:
                         problems.append((("flags", flag_id, kind, r_index), f"red flag '{flag_id}': unknown concept '{concept}'"))
     for flag_id in sorted(wanted - set(flags)):
@@ -433,7 +445,7 @@ def _speller(vocabulary: tuple[str, ...]) -> tuple[Any, frozenset[str]]:
 
 
 def _rule(spec: Mapping[str, Any]) -> _Rule:
-    return _Rule(tuple(spec.get("all") or ()), spec.get("within"))
+    return _Rule(tuple(spec.get("all") or ()), spec.get("within"), tuple(spec.get("unless") or ()))
 
 
 def _phrases(items: Iterable[str]) -> list[str]:

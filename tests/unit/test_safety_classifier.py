@@ -58,7 +58,7 @@ def test_the_conversations_suspicion_needs_this_classifier_to_agree(screen) -> N
     # when the screen's own classifier leans the same way.
     from knowledge.safety.screen import Screen
 
-    text = "I volunteer at a cancer charity shop on saturdays, any stretches for standing all day?"
+    text = "my job title is tumour biologist lol, any glute tips for lab days"
     assert Screen(screen.document).screen(text, "cancer").outcome == POSSIBLE  # DIET's word alone would ask
     assert not screen.classifier.agrees(text)
     assert screen.screen(text, "cancer").outcome == NONE

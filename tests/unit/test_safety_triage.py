@@ -79,6 +79,19 @@ def db(tmp_path: Path):
     ("my back surgery wound is red and leaking and the pain is getting worse", CLEAR, "infection"),
     ("been shooting up again at weekends and my back is killing me", CLEAR, "infection"),
     ("been on steroids for my asthma for years and felt something give in my back with a crunch", CLEAR, "fracture"),
+    # sixth set's classes: a general question, a cold's fever, an old operation, a fundraiser,
+    # sweat after a hot class, pain that lying down eases, a named history without "back"
+    ("is tingling in your feet ever a serious thing? just want to know", NONE, None),
+    ("came down with a cold and a fever on monday, better now, when can i train", NONE, None),
+    ("had a discectomy six years ago and my back gets sore after deadlifts", NONE, None),
+    ("did the race for life for cancer research, my calves ache", NONE, None),
+    ("hot yoga at 40 degrees, drenched in sweat by the end but loved it", NONE, None),
+    ("my lower back hurts after gardening but lying down helps ease it", NONE, None),
+    ("8, and it doesn't change whether i rest or move. had a melanoma removed years back", POSSIBLE, "cancer"),
+    ("my mum (81, osteoporosis) coughed and now can't get up for her back, she does the bridges with me", POSSIBLE, "fracture"),
+    ("back surgery 3 weeks ago and now the back pain is worse", CLEAR, "infection"),
+    ("everything from the waist down feels weird since this morning", POSSIBLE, "cauda_equina"),
+    ("my left leg keeps going dead from the buttock to the foot since friday", CLEAR, "progressive_neuro_deficit"),
 ])
 def test_screen_outcomes(screen, text: str, outcome: str, flag: str | None) -> None:
     result = screen.screen(text)
