@@ -257,11 +257,12 @@ def primer_answer(kb: Any, primer: Any) -> Answer:
         text += f"\n\nYou told me about {kb.fault(fault_id).title.lower()}, which often shows up here, so it leads."
     if primer.coaching_practice:
         text += "\n\n(Priming before this is coaching practice; no study has tested it.)"
-    answer.say(text)
+    # Two messages, each with its own buttons: a channel may take a keyboard away once one of
+    # its buttons is pressed, and asking why a cue matters must not cost the "done" button.
+    answer.say(text, [Choice(title, "primer_done", (("felt", felt),)) for title, felt in FELT_CHOICES])
     cues = [kb.cue(c) for c in primer.cues]
     cue_lines = "\n".join(f"{n}. {cue.say}" for n, cue in enumerate(cues, 1))
     choices = [Choice(f"Why “{cue.title.lower()}”?", "ask_why_cue", (("cue", cue.id),)) for cue in cues]
-    choices += [Choice(title, "primer_done", (("felt", felt),)) for title, felt in FELT_CHOICES]
     answer.say(f"Take these into the {primer.title.lower()}:\n{cue_lines}", choices)
     if not primer.known_person:
         answer.say("That's the default primer: the easiest drills, no equipment. Set-up takes two minutes "
@@ -270,14 +271,14 @@ def primer_answer(kb: Any, primer: Any) -> Answer:
     return answer
 
 
-def primer_done_answer(kb: Any, activity_id: str | None, felt: str) -> Answer:
+def primer_done_answer(kb: Any, activity_id: str | None, felt: str | None) -> Answer:
     """After the primer drills: noted, and the follow-up question for after the lift."""
     if activity_id is None:
         return Answer().say("I have no primer from today to note that against. Say /warmup before your next workout.")
     activity = kb.activity(activity_id)
     noted = {"glutes": "Good: the glutes are awake.",
              "elsewhere": "Noted. If the drills went to your lower back or hamstrings, slow them down and squeeze at the top; the first cue helps.",
-             "nothing": "Noted."}[felt]
+             None: "Noted."}[felt]
     return Answer(activities=[activity.id]).say(
         f"{noted} After the {activity.title.lower()}, tell me how it felt: where did you feel it working? "
         "If something took over, say what, and I'll note it with today's record.")

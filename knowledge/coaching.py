@@ -773,12 +773,13 @@ def _todays_primer(s: Session, user_id: str, clock: Clock) -> Any:
                      .order_by(PrimerRecord.id.desc()).limit(1)).scalar_one_or_none()
 
 
-def primer_done(db: DbLike, user_id: str, felt: str, *, clock: Clock = SYSTEM_CLOCK) -> str | None:
-    """The person did today's primer drills and says where they felt them (``FELT``); returns the
-    primer's activity id, or None when there is no primer today to attach it to."""
+def primer_done(db: DbLike, user_id: str, felt: str | None, *, clock: Clock = SYSTEM_CLOCK) -> str | None:
+    """The person did today's primer drills and says where they felt them (one of ``FELT``, or
+    None when they did not say); returns the primer's activity id, or None when there is no
+    primer today to attach it to."""
     from knowledge.primer_models import FELT
 
-    if felt not in FELT:
+    if felt is not None and felt not in FELT:
         raise CoachingError(f"felt must be one of {', '.join(FELT)}")
     with _session(db) as s:
         record = _todays_primer(s, user_id, clock)

@@ -9,7 +9,7 @@ from sqlalchemy import JSON, Boolean, Column, Date, Integer, String
 from knowledge.db import Base
 from knowledge.trainee_models import UTCDateTime
 
-FELT = ("glutes", "elsewhere", "nothing")
+FELT = ("glutes", "elsewhere")
 
 
 class PrimerRecord(Base):
@@ -24,6 +24,6 @@ class PrimerRecord(Base):
     cues = Column(JSON, nullable=False)  # cue ids to carry into the lift
     minutes = Column(Integer, nullable=False)  # the time the primer was built for
     drills_done = Column(Boolean, nullable=True)  # None until the person says
-    felt = Column(String(16), nullable=True)  # one of FELT, None until the person says
+    felt = Column(String(16), nullable=True)  # one of FELT, None until (or unless) the person says
     fault_id = Column(String(80), nullable=True)  # a fault reported about the lift afterwards
     followed_up_at = Column(UTCDateTime, nullable=True)
