@@ -170,15 +170,19 @@ def build_nlu(kb: Any) -> tuple[dict[str, list[Any]], dict[str, list[str]]]:
 
     # Activity names are their own namespace ("hip thrust" is also an exercise): a name already
     # mapped to an exercise or a cue gets no synonym, and the action finds the activity itself.
-    taken = {name for names in synonyms.values() for name in names}
+    # An annotation whose value differs from its text is a synonym to Rasa too, so a taken name
+    # is annotated with the id that already owns it (no conflicting synonym) and the activity
+    # rides along as example metadata, which KBItemClassifier learns from first.
+    owner = {name: item_id for item_id, names in synonyms.items() for name in names}
     for activity in kb.activities():
         names = _names(activity)
-        own = [n for n in names if n not in taken]
+        own = [n for n in names if n not in owner]
         if own:
             synonyms[activity.id] = own
         for name in names:
             for template in _pick(PRE_WORKOUT_TEMPLATES, activity.id + name, 4):
-                intents["pre_workout"].append(_annotate(template, name, "activity", activity.id))
+                text = _annotate(template, name, "activity", owner.get(name, activity.id))
+                intents["pre_workout"].append(Labelled(text, "activity", activity.id))
 
     vocabulary = yaml.safe_load(VOCABULARY_FILE.read_text(encoding="utf-8"))
     for group in ("body_parts", "sides"):
