@@ -63,7 +63,7 @@ async def test_warmup_menu_primer_and_follow_up(trained_model: Path, tmp_path: P
             me.command("export")
             sent = await tg.wait_for(lambda: tg.calls_to("sendDocument", chat), timeout=90)
             exported = json.loads(sent[0].files["document"])
-            [record] = exported["primer_records"]
+            [record] = exported["tables"]["primer_records"]
             assert (record["activity_id"], record["felt"], record["fault_id"]) == ("lift_squat", "glutes", "lumbar_dominance")
 
             me.command("delete")
