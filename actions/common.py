@@ -71,7 +71,7 @@ def send(dispatcher: CollectingDispatcher, answer: Answer) -> None:
 
 
 def send_refs(dispatcher: CollectingDispatcher, refs: dict[str, Any]) -> None:
-    if any(refs.get(k) for k in ("faults", "cues", "exercises", "red_flag")):
+    if any(refs.get(k) for k in ("faults", "cues", "exercises", "activities", "red_flag")):
         dispatcher.utter_message(json_message={"kb_refs": refs})
 
 

@@ -8,7 +8,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import classified, db_session, entity_values, kb, send, user_id, user_text
+from actions.common import classified, clock, db_session, engine, entity_values, kb, send, user_id, user_text
 from knowledge import answers
 
 DomainDict = dict[str, Any]
@@ -60,6 +60,11 @@ class ActionReportFault(Action):
             send(dispatcher, answers.unknown_item_answer("fault"))
             return []
         answer = answers.fault_answer(kb(), fault_id)
+        from knowledge import coaching
+
+        # On a day with a primer, what went wrong in the lift goes with that day's record.
+        if coaching.primer_fault(engine(), user_id(tracker), fault_id, clock=clock()) is not None:
+            answer.say("I've noted that with today's primer.")
         send(dispatcher, answer)
         return [SlotSet("last_exercise", answer.exercises[0])] if answer.exercises else []
 

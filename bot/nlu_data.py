@@ -4,8 +4,8 @@ One source of truth: how people describe a fault, name a cue or an exercise, or 
 symptom lives in ``knowledge/content``; this module turns it into
 
 - ``data/generated/nlu_kb.yml``: examples for ``report_fault``, ``red_flag``, ``ask_why_cue``,
-  ``ask_howto`` and the follow-ups, with entity annotations, plus the entity synonyms
-  (alias → knowledge-base id);
+  ``ask_howto``, the follow-ups and ``pre_workout`` (lift and activity names × templates), with
+  entity annotations, plus the entity synonyms (alias → knowledge-base id);
 - ``var/spacy_kb``: a blank English spaCy pipeline with an ``entity_ruler`` whose (lower-case)
   patterns are the aliases, loaded by Rasa's ``SpacyNLP`` by path.
 
@@ -61,6 +61,31 @@ HOWTO_TEMPLATES = [
     "steps for {x}",
     "{x}",
 ]
+# Before a workout: a primer, or the cues to carry into a lift. {x} is the lift or activity's name.
+PRE_WORKOUT_TEMPLATES = [
+    "about to {x}, what should i focus on?",
+    "{x} in 20 min, anything to think about?",
+    "{x} in a minute",
+    "quick activation before {x}",
+    "{x} day, got a glute warm up for me?",
+    "key cues for {x}?",
+    "what cues for {x}",
+    "how should my knees be in {x}",
+    "warm up for {x}",
+    "prime my glutes before {x}",
+    "glute primer before {x} please",
+    "heading out for {x} shortly, quick activation?",
+    "what should i think about during {x}",
+    "doing {x} later, what should i do first",
+    "any tips before {x}",
+    "what do i focus on in {x}",
+    "just 2 minutes before {x}, what can i do",
+    "activation drills for {x}",
+    "{x} soon, wake my glutes up",
+    "off to do {x}, anything to warm up",
+    "pre {x} warm up",
+    "form cues for {x}",
+]
 EASIER_TEMPLATES = ["easier version of {x}?", "{x} is too hard for me", "is there an easier {x}"]
 HARDER_TEMPLATES = ["harder version of {x}", "{x} feels too easy", "how do i progress {x}"]
 ALTERNATIVE_TEMPLATES = ["i have no band for {x}", "alternative to {x}", "can i swap {x} for something"]
@@ -113,6 +138,7 @@ def build_nlu(kb: Any) -> tuple[dict[str, list[Any]], dict[str, list[str]]]:
         "ask_easier": [],
         "ask_harder": [],
         "ask_alternative": [],
+        "pre_workout": [],
     }
     synonyms: dict[str, list[str]] = {}
 
@@ -141,6 +167,22 @@ def build_nlu(kb: Any) -> tuple[dict[str, list[Any]], dict[str, list[str]]]:
         ):
             template = _pick(templates, exercise.id + intent, 1)[0]
             intents[intent].append(_annotate(template, name, "exercise", exercise.id))
+
+    # Activity names are their own namespace ("hip thrust" is also an exercise): a name already
+    # mapped to an exercise or a cue gets no synonym, and the action finds the activity itself.
+    # An annotation whose value differs from its text is a synonym to Rasa too, so a taken name
+    # is annotated with the id that already owns it (no conflicting synonym) and the activity
+    # rides along as example metadata, which KBItemClassifier learns from first.
+    owner = {name: item_id for item_id, names in synonyms.items() for name in names}
+    for activity in kb.activities():
+        names = _names(activity)
+        own = [n for n in names if n not in owner]
+        if own:
+            synonyms[activity.id] = own
+        for name in names:
+            for template in _pick(PRE_WORKOUT_TEMPLATES, activity.id + name, 4):
+                text = _annotate(template, name, "activity", owner.get(name, activity.id))
+                intents["pre_workout"].append(Labelled(text, "activity", activity.id))
 
     vocabulary = yaml.safe_load(VOCABULARY_FILE.read_text(encoding="utf-8"))
     for group in ("body_parts", "sides"):
@@ -186,6 +228,11 @@ def spacy_patterns(kb: Any) -> list[dict[str, Any]]:
         for item in items:
             for name in _names(item):
                 patterns.append({"label": label, "pattern": name.lower(), "id": item.id})
+    taken = {p["pattern"] for p in patterns}
+    for activity in kb.activities():
+        for name in _names(activity):
+            if name not in taken:  # an exercise's name stays the exercise's in the ruler
+                patterns.append({"label": "activity", "pattern": name, "id": activity.id})
     vocabulary = yaml.safe_load(VOCABULARY_FILE.read_text(encoding="utf-8"))
     for label, group in (("body_part", "body_parts"), ("side", "sides")):
         for value, aliases in vocabulary[group].items():

@@ -21,7 +21,7 @@ from bot.turns import Button, Reply, Turn
 
 log = logging.getLogger(__name__)
 
-REF_KINDS = ("faults", "cues", "exercises")
+REF_KINDS = ("faults", "cues", "exercises", "activities")
 
 
 CACHED_CONVERSATIONS = 500

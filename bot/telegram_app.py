@@ -80,6 +80,7 @@ class CommandSpec:
 COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("start", "/start", "Start (or restart) with the coach"),
     CommandSpec("session", "/start_session", "Today's session"),
+    CommandSpec("warmup", "/pre_workout", "A short primer before you train, e.g. /warmup squats", "warm up for {args}"),
     CommandSpec("progress", "/ask_progress", "How you are doing"),
     CommandSpec("why", "/ask_why_cue", "Why a cue matters, e.g. /why pelvis level", "why {args}"),
     CommandSpec("remind", "/set_reminder", "Daily reminder time, e.g. /remind 07:30", "remind me at {args}"),

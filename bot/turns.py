@@ -39,10 +39,12 @@ class Turn:
     entities: list[dict[str, Any]] = field(default_factory=list)
     replies: list[Reply] = field(default_factory=list)
     refs: dict[str, Any] = field(
-        # The one place refs get their fields: knowledge-base ids the replies were built from,
-        # whether a red flag stopped (or keeps pausing) coaching and which, and the red flag a
-        # screening question asks about (None when none was asked).
-        default_factory=lambda: {"faults": [], "cues": [], "exercises": [], "red_flag": False, "red_flag_check": None}
+        # The one place refs get their fields: knowledge-base ids the replies were built from
+        # (faults, cues, exercises, and the lifts or activities a primer was for), whether a red
+        # flag stopped (or keeps pausing) coaching and which, and the red flag a screening
+        # question asks about (None when none was asked).
+        default_factory=lambda: {"faults": [], "cues": [], "exercises": [], "activities": [], "red_flag": False,
+                                 "red_flag_check": None}
     )
     delete_conversation: bool = False  # the user asked to erase everything (set by the bridge)
 

@@ -30,6 +30,7 @@ class Answer:
     faults: list[str] = field(default_factory=list)
     cues: list[str] = field(default_factory=list)
     exercises: list[str] = field(default_factory=list)
+    activities: list[str] = field(default_factory=list)
     red_flag: bool = False
     red_flag_id: str | None = None
 
@@ -42,6 +43,7 @@ class Answer:
             "faults": self.faults,
             "cues": self.cues,
             "exercises": self.exercises,
+            "activities": self.activities,
             "red_flag": self.red_flag,
         }
         if self.red_flag_id:
@@ -230,3 +232,53 @@ def soreness_answer(kb: Any) -> Answer:
     if zone_text:
         text += f" What I watch is pain in your back, 0 to 10 ({zone_text}). Tell me a number if your back hurts."
     return Answer().say(text)
+
+
+# ----------------------------------------------------------------------------- before a workout
+
+FELT_CHOICES = (("Done: felt my glutes", "glutes"), ("Done: felt it elsewhere", "elsewhere"))
+
+
+def activity_menu_answer(kb: Any) -> Answer:
+    """/warmup with no lift named: one button per lift or activity."""
+    choices = [Choice(a.title, "pre_workout", (("activity", a.id),)) for a in kb.activities()]
+    return Answer().say("What are you about to do? I'll give you a short primer and the cues to take into it.", choices)
+
+
+def primer_answer(kb: Any, primer: Any) -> Answer:
+    """A primer (:class:`knowledge.primer.Primer`): the drills, then the cues with their why one
+    tap away, and buttons to say the drills are done and where they were felt."""
+    answer = Answer(activities=[primer.activity_id], cues=list(primer.cues),
+                    exercises=[d.exercise_id for d in primer.drills], faults=list(primer.watch_faults))
+    minutes = max(1, round(primer.seconds / 60))
+    drills = "\n".join(f"• {d.title}: {dosage_line(d.dosage)}" for d in primer.drills)
+    text = f"{primer.title} primer, about {minutes} min:\n{drills}"
+    for fault_id in primer.watch_faults[:1]:
+        text += f"\n\nYou told me about {kb.fault(fault_id).title.lower()}, which often shows up here, so it leads."
+    if primer.coaching_practice:
+        text += "\n\n(Priming before this is coaching practice; no study has tested it.)"
+    # Two messages, each with its own buttons: a channel may take a keyboard away once one of
+    # its buttons is pressed, and asking why a cue matters must not cost the "done" button.
+    answer.say(text, [Choice(title, "primer_done", (("felt", felt),)) for title, felt in FELT_CHOICES])
+    cues = [kb.cue(c) for c in primer.cues]
+    cue_lines = "\n".join(f"{n}. {cue.say}" for n, cue in enumerate(cues, 1))
+    choices = [Choice(f"Why “{cue.title.lower()}”?", "ask_why_cue", (("cue", cue.id),)) for cue in cues]
+    answer.say(f"Take these into the {primer.title.lower()}:\n{cue_lines}", choices)
+    if not primer.known_person:
+        answer.say("That's the default primer: the easiest drills, no equipment. Set-up takes two minutes "
+                   "and fits it to your level, your kit and what you notice in training.",
+                   [Choice("Set me up", "start")])
+    return answer
+
+
+def primer_done_answer(kb: Any, activity_id: str | None, felt: str | None) -> Answer:
+    """After the primer drills: noted, and the follow-up question for after the lift."""
+    if activity_id is None:
+        return Answer().say("I have no primer from today to note that against. Say /warmup before your next workout.")
+    activity = kb.activity(activity_id)
+    noted = {"glutes": "Good: the glutes are awake.",
+             "elsewhere": "Noted. If the drills went to your lower back or hamstrings, slow them down and squeeze at the top; the first cue helps.",
+             None: "Noted."}[felt]
+    return Answer(activities=[activity.id]).say(
+        f"{noted} After the {activity.title.lower()}, tell me how it felt: where did you feel it working? "
+        "If something took over, say what, and I'll note it with today's record.")

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import lru_cache
-from typing import Any, Iterator, Sequence, Union
+from typing import TYPE_CHECKING, Any, Iterator, Sequence, Union
 
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
@@ -58,6 +58,9 @@ from knowledge.trainee_models import (
     SlotLevel,
     Trainee,
 )
+
+if TYPE_CHECKING:
+    from knowledge.primer import Person, Primer
 
 DbLike = Union[Session, Engine]
 SESSION_EVENTS = ("next", "done", "skip", "too_hard", "hurts")
@@ -727,3 +730,74 @@ def resume_reminders(db: DbLike, user_id: str, *, clock: Clock = SYSTEM_CLOCK) -
         t.reminders_enabled = True
         when = f" at {t.reminder_time}" if t.reminder_time else "; set a time with 'remind me at 07:30'"
         return _reminder(t, f"Reminders are back on{when}.")
+
+
+# --------------------------------------------------------------------------- the primer before a workout
+
+
+def primer_person(db: DbLike, user_id: str, kb: Any, *, clock: Clock = SYSTEM_CLOCK) -> "Person | None":
+    """Who the primer is for: level, equipment and own faults of a set-up trainee; None when
+    the person has not been set up (the primer is then the default one)."""
+    from knowledge.primer import Person, person_level
+
+    with _session(db) as s:
+        t = s.get(Trainee, user_id)
+        if t is None or t.onboarded_at is None:
+            return None
+        return Person(level=person_level(kb, _slot_levels(s, user_id)),
+                      equipment=frozenset(t.equipment or ()) | {"none"}, faults=tuple(t.faults or ()))
+
+
+def record_primer(db: DbLike, user_id: str, primer: "Primer", *, clock: Clock = SYSTEM_CLOCK) -> int:
+    """Store the primer given (the day's record); returns its id."""
+    from knowledge.primer_models import PrimerRecord
+
+    with _session(db) as s:
+        t = s.get(Trainee, user_id)
+        record = PrimerRecord(
+            user_id=user_id, local_date=local_today(clock, t.timezone if t else "UTC"), created_at=clock.now(),
+            activity_id=primer.activity_id, exercises=[d.exercise_id for d in primer.drills], cues=list(primer.cues),
+            minutes=int(round(primer.minutes)),
+        )
+        s.add(record)
+        s.flush()
+        return int(record.id)
+
+
+def _todays_primer(s: Session, user_id: str, clock: Clock) -> Any:
+    from knowledge.primer_models import PrimerRecord
+
+    t = s.get(Trainee, user_id)
+    today = local_today(clock, t.timezone if t else "UTC")
+    return s.execute(select(PrimerRecord).where(PrimerRecord.user_id == user_id, PrimerRecord.local_date == today)
+                     .order_by(PrimerRecord.id.desc()).limit(1)).scalar_one_or_none()
+
+
+def primer_done(db: DbLike, user_id: str, felt: str | None, *, clock: Clock = SYSTEM_CLOCK) -> str | None:
+    """The person did today's primer drills and says where they felt them (one of ``FELT``, or
+    None when they did not say); returns the primer's activity id, or None when there is no
+    primer today to attach it to."""
+    from knowledge.primer_models import FELT
+
+    if felt is not None and felt not in FELT:
+        raise CoachingError(f"felt must be one of {', '.join(FELT)}")
+    with _session(db) as s:
+        record = _todays_primer(s, user_id, clock)
+        if record is None:
+            return None
+        record.drills_done = True
+        record.felt = felt
+        record.followed_up_at = clock.now()
+        return str(record.activity_id)
+
+
+def primer_fault(db: DbLike, user_id: str, fault_id: str, *, clock: Clock = SYSTEM_CLOCK) -> str | None:
+    """A fault reported on a day with a primer goes with that day's record (how the lift went);
+    returns the primer's activity id, or None when there was no primer today."""
+    with _session(db) as s:
+        record = _todays_primer(s, user_id, clock)
+        if record is None:
+            return None
+        record.fault_id = fault_id
+        record.followed_up_at = clock.now()
+        return str(record.activity_id)

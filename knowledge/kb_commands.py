@@ -12,7 +12,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from knowledge.loader import load
 from knowledge.queries import (
-    AssessmentView, CueView, ExerciseView, FaultView, KnowledgeBase, KnowledgeBaseNotLoaded, RedFlagView,
+    ActivityView, AssessmentView, CueView, ExerciseView, FaultView, KnowledgeBase, KnowledgeBaseNotLoaded, RedFlagView,
     ReferenceView,
 )
 from knowledge.validate import DEFAULT_CONTENT_DIR, USE_DEFAULT_REQUIRED, validate
@@ -26,13 +26,17 @@ def _db_error(exc: SQLAlchemyError) -> str:
     return f"database error: {detail[0] if detail else exc.__class__.__name__}"
 
 
+def _plural(noun: str) -> str:
+    return noun[:-1] + "ies" if noun.endswith("y") else noun + "s"
+
+
 def cmd_validate(content_dir: Path | str = DEFAULT_CONTENT_DIR,
                  required_ids: Mapping[str, Iterable[str]] | None = USE_DEFAULT_REQUIRED) -> tuple[int, str]:
     """Exit code 0 and a one-line summary when valid; 1 and one ``file:line: message`` per problem."""
     result = validate(content_dir, required_ids)
     where = display_path(content_dir)
     if result.ok:
-        counts = ", ".join(f"{len(items)} {kind.replace('_', ' ')}s" for kind, items in result.content.items.items())
+        counts = ", ".join(f"{len(items)} {_plural(kind.replace('_', ' '))}" for kind, items in result.content.items.items())
         return 0, f"{where}: OK ({counts})"
     lines = [str(problem) for problem in result.problems]
     lines.append(f"{where}: {len(result.problems)} problem(s)")
@@ -139,6 +143,27 @@ def _show_assessment(kb: KnowledgeBase, assessment: AssessmentView) -> list[str]
     return lines + _sources(kb, assessment.sources, "  ")
 
 
+def _show_activity(kb: KnowledgeBase, activity: ActivityView) -> list[str]:
+    evidence = "coaching practice (no study of this activity)" if activity.coaching_practice else "published"
+    lines = [f"{activity.title} [{activity.kind}: {activity.id}] evidence: {evidence}", *_wrap(activity.summary),
+             "  Names: " + ", ".join(activity.aliases), "", "Cues to carry into it, most important first:"]
+    for n, cue in enumerate((kb.cue(c) for c in activity.cues), 1):
+        lines.append(f"  {n}. {cue.title} [{cue.id}]: \"{cue.say}\"")
+        lines += _sources(kb, cue.sources, "     ")
+    lines += ["", "Faults that usually show up in it:"]
+    for fault in (kb.fault(f) for f in activity.faults):
+        lines.append(f"  - {fault.title} [{fault.id}]")
+        lines += _sources(kb, fault.sources, "     ")
+    lines += ["", "Primer drills, best first:"]
+    for n, exercise in enumerate((kb.exercise(e) for e in activity.primer), 1):
+        lines.append(f"  {n}. {exercise.title} [{exercise.id}] ({exercise.phase}, level {exercise.level}, "
+                     f"equipment: {', '.join(exercise.equipment)})")
+        lines += _sources(kb, exercise.sources, "     ")
+    lines += ["", "Sources:"]
+    lines += _sources(kb, activity.sources, "  ") or ["  none: coaching practice"]
+    return lines
+
+
 def cmd_show(engine: Engine, id: str, kb: KnowledgeBase | None = None) -> tuple[int, str]:
     """A readable page about one item; an unknown id gets one line suggesting near ids."""
     try:
@@ -158,5 +183,5 @@ def cmd_show(engine: Engine, id: str, kb: KnowledgeBase | None = None) -> tuple[
         return 0, "\n".join([ref.citation, f"  {ref.authors}. {ref.published_in or ''}".rstrip(),
                              f"  {('doi:' + ref.doi) if ref.doi else ref.url}"])
     renderers = {"fault": _show_fault, "cue": _show_cue, "exercise": _show_exercise,
-                 "red_flag": _show_red_flag, "assessment": _show_assessment}
+                 "red_flag": _show_red_flag, "assessment": _show_assessment, "activity": _show_activity}
     return 0, "\n".join(renderers[kind](kb, kb.get(kind, id)))

@@ -85,6 +85,19 @@ class KbAssessment(Base):
     results = Column(JSON, nullable=False)  # [{"result", "meaning", "faults", "starting_phase"}]
 
 
+class KbActivity(Base):
+    """A lift or activity people train (squat, running…), for the primer before it."""
+
+    __tablename__ = "kb_activities"
+    id = Column(ID, primary_key=True)
+    position = Column(Integer, nullable=False)
+    title = Column(Text, nullable=False)
+    kind = Column(String(20), nullable=False)  # lift | activity
+    aliases = Column(JSON, nullable=False)  # own namespace: not in kb_aliases ("hip thrust" is an exercise too)
+    summary = Column(Text, nullable=False)
+    evidence = Column(String(20), nullable=False)  # published | coaching_practice
+
+
 class KbFaultCue(Base):
     __tablename__ = "kb_fault_cues"
     fault_id = Column(ID, ForeignKey("kb_faults.id"), primary_key=True)
@@ -140,8 +153,35 @@ class KbCueFault(Base):
     position = Column(Integer, nullable=False)
 
 
+class KbActivityCue(Base):
+    """The cues to carry into a lift, most important first."""
+
+    __tablename__ = "kb_activity_cues"
+    activity_id = Column(ID, ForeignKey("kb_activities.id"), primary_key=True)
+    cue_id = Column(ID, ForeignKey("kb_cues.id"), primary_key=True)
+    position = Column(Integer, nullable=False)
+
+
+class KbActivityFault(Base):
+    """Compensations that usually show up in a lift."""
+
+    __tablename__ = "kb_activity_faults"
+    activity_id = Column(ID, ForeignKey("kb_activities.id"), primary_key=True)
+    fault_id = Column(ID, ForeignKey("kb_faults.id"), primary_key=True)
+    position = Column(Integer, nullable=False)
+
+
+class KbActivityPrimer(Base):
+    """Activation drills that suit a lift as its primer, best first."""
+
+    __tablename__ = "kb_activity_primers"
+    activity_id = Column(ID, ForeignKey("kb_activities.id"), primary_key=True)
+    exercise_id = Column(ID, ForeignKey("kb_exercises.id"), primary_key=True)
+    position = Column(Integer, nullable=False)
+
+
 class KbItemReference(Base):
-    """``sources`` of any item; ``kind`` is fault | cue | exercise | red_flag | assessment."""
+    """``sources`` of any item; ``kind`` is fault | cue | exercise | red_flag | assessment | activity."""
 
     __tablename__ = "kb_item_references"
     kind = Column(String(20), primary_key=True)
@@ -174,7 +214,8 @@ class KbMeta(Base):
 
 
 KB_TABLES = [model.__table__ for model in (
-    KbReference, KbFault, KbCue, KbExercise, KbRedFlag, KbAssessment,
+    KbReference, KbFault, KbCue, KbExercise, KbRedFlag, KbAssessment, KbActivity,
     KbFaultCue, KbFaultExercise, KbExerciseCue, KbExerciseMistake, KbExerciseStep,
-    KbCueExercise, KbCueFault, KbItemReference, KbAlias, KbDocument, KbMeta,
+    KbCueExercise, KbCueFault, KbActivityCue, KbActivityFault, KbActivityPrimer,
+    KbItemReference, KbAlias, KbDocument, KbMeta,
 )]

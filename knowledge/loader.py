@@ -17,7 +17,7 @@ from sqlalchemy.schema import sort_tables
 
 from knowledge.db import Base
 from knowledge.kb_models import (
-    KB_TABLES, KbAlias, KbAssessment, KbCue, KbCueExercise, KbCueFault, KbDocument, KbExercise,
+    KB_TABLES, KbActivity, KbActivityCue, KbActivityFault, KbActivityPrimer, KbAlias, KbAssessment, KbCue, KbCueExercise, KbCueFault, KbDocument, KbExercise,
     KbExerciseCue, KbExerciseMistake, KbExerciseStep, KbFault, KbFaultCue, KbFaultExercise,
     KbItemReference, KbMeta, KbRedFlag, KbReference,
 )
@@ -160,6 +160,16 @@ def desired_rows(content: ContentSet) -> dict[Table, TableRows]:
         }
         sources("assessment", item)
         aliases("assessment", item)
+
+    for position, item in enumerate(content.items["activity"]):
+        table_rows(KbActivity)[(item["id"],)] = {
+            "id": item["id"], "position": position, "title": item["title"], "kind": item["kind"],
+            "aliases": list(item["aliases"]), "summary": item["summary"], "evidence": item["evidence"],
+        }
+        _links(table_rows(KbActivityCue), "activity_id", item["id"], "cue_id", item["cues"])
+        _links(table_rows(KbActivityFault), "activity_id", item["id"], "fault_id", item["faults"])
+        _links(table_rows(KbActivityPrimer), "activity_id", item["id"], "exercise_id", item["primer"])
+        sources("activity", item)  # activity names stay out of kb_aliases: their own namespace
 
     for name, document in content.documents.items():
         table_rows(KbDocument)[(name,)] = {"name": name, "data": document}

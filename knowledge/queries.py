@@ -21,7 +21,7 @@ from sqlalchemy import inspect, select
 from sqlalchemy.engine import Engine
 
 from knowledge.kb_models import (
-    KbAssessment, KbCue, KbCueExercise, KbCueFault, KbDocument, KbExercise, KbExerciseCue,
+    KbActivity, KbActivityCue, KbActivityFault, KbActivityPrimer, KbAssessment, KbCue, KbCueExercise, KbCueFault, KbDocument, KbExercise, KbExerciseCue,
     KbExerciseMistake, KbExerciseStep, KbFault, KbFaultCue, KbFaultExercise, KbItemReference, KbMeta,
     KbRedFlag, KbReference,
 )
@@ -172,6 +172,24 @@ class AssessmentView:
 
 
 @dataclass(frozen=True)
+class ActivityView:
+    id: str
+    title: str
+    kind: str  # lift | activity
+    aliases: tuple[str, ...]
+    summary: str
+    evidence: str  # published | coaching_practice
+    cues: tuple[str, ...]  # cue ids to carry into it, most important first
+    faults: tuple[str, ...]  # fault ids that usually show up in it
+    primer: tuple[str, ...]  # exercise ids of the drills that suit it, best first
+    sources: tuple[str, ...]
+
+    @property
+    def coaching_practice(self) -> bool:
+        return self.evidence == "coaching_practice"
+
+
+@dataclass(frozen=True)
 class Match:
     kind: str  # fault | cue | exercise | red_flag | assessment
     id: str
@@ -236,7 +254,8 @@ class KnowledgeBase:
     def __init__(self, *, references: Iterable[ReferenceView], faults: Iterable[FaultView],
                  fault_whys: Mapping[tuple[str, str], str], cues: Iterable[CueView],
                  exercises: Iterable[ExerciseView], red_flags: Iterable[RedFlagView],
-                 assessments: Iterable[AssessmentView], documents: Mapping[str, Any], fingerprint: str) -> None:
+                 assessments: Iterable[AssessmentView], documents: Mapping[str, Any], fingerprint: str,
+                 activities: Iterable[ActivityView] = ()) -> None:
         self.fingerprint = fingerprint
         self._references = {r.id: r for r in references}
         self._faults = {f.id: f for f in faults}
@@ -244,15 +263,18 @@ class KnowledgeBase:
         self._exercises = {e.id: e for e in exercises}
         self._red_flags = {r.id: r for r in red_flags}
         self._assessments = {a.id: a for a in assessments}
+        self._activities = {a.id: a for a in activities}
         self._documents = MappingProxyType({name: _freeze(data) for name, data in documents.items()})
         self._fault_whys = dict(fault_whys)
         self._by_kind: dict[str, Mapping[str, Any]] = {
             "fault": self._faults, "cue": self._cues, "exercise": self._exercises,
-            "red_flag": self._red_flags, "assessment": self._assessments, "reference": self._references}
+            "red_flag": self._red_flags, "assessment": self._assessments, "reference": self._references,
+            "activity": self._activities}
         self._screen: Any = None
         self._build_easier_harder()
         self._build_name_index()
         self._build_fault_grams()
+        self._build_activity_index()
 
     # -- loading ---------------------------------------------------------------------------------
     @classmethod
@@ -327,9 +349,17 @@ class KnowledgeBase:
                                                x.get("starting_phase")) for x in r["results"]),
             ) for r in rows(KbAssessment, KbAssessment.position)]
             documents = {row["name"]: row["data"] for row in rows(KbDocument, KbDocument.name)}
+            activity_cues = linked(KbActivityCue, "activity_id", "cue_id")
+            activity_faults = linked(KbActivityFault, "activity_id", "fault_id")
+            activity_primers = linked(KbActivityPrimer, "activity_id", "exercise_id")
+            activities = [ActivityView(
+                id=r["id"], title=r["title"], kind=r["kind"], aliases=tuple(r["aliases"]), summary=r["summary"],
+                evidence=r["evidence"], cues=activity_cues.get(r["id"], ()), faults=activity_faults.get(r["id"], ()),
+                primer=activity_primers.get(r["id"], ()), sources=src("activity", r["id"]),
+            ) for r in rows(KbActivity, KbActivity.position)]
         return cls(references=references, faults=faults, fault_whys=fault_whys, cues=cues, exercises=exercises,
                    red_flags=red_flags, assessments=assessments, documents=documents,
-                   fingerprint=meta["fingerprint"])
+                   fingerprint=meta["fingerprint"], activities=activities)
 
     # -- single items (an unknown id raises KeyError, like a mapping) -------------------------------
     def _lookup(self, kind: str, id: str) -> Any:
@@ -353,6 +383,9 @@ class KnowledgeBase:
     def assessment(self, id: str) -> AssessmentView:
         return self._lookup("assessment", id)
 
+    def activity(self, id: str) -> ActivityView:
+        return self._lookup("activity", id)
+
     def reference(self, id: str) -> ReferenceView:
         return self._lookup("reference", id)
 
@@ -365,6 +398,8 @@ class KnowledgeBase:
         for kind in KINDS:
             if id in self._by_kind[kind]:
                 return kind
+        if id in self._activities:
+            return "activity"
         return "reference" if id in self._references else None
 
     def references(self, ids: Iterable[str]) -> list[ReferenceView]:
@@ -395,8 +430,12 @@ class KnowledgeBase:
     def assessments(self) -> list[AssessmentView]:
         return list(self._assessments.values())
 
+    def activities(self) -> list[ActivityView]:
+        return list(self._activities.values())
+
     def all_ids(self) -> list[str]:
-        return [item_id for kind in KINDS for item_id in self._by_kind[kind]] + list(self._references)
+        return ([item_id for kind in KINDS for item_id in self._by_kind[kind]] + list(self._activities)
+                + list(self._references))
 
     # -- relations -------------------------------------------------------------------------------
     def cues_for_fault(self, id: str) -> list[CueView]:
@@ -565,6 +604,55 @@ class KnowledgeBase:
         order = {k: i for i, k in enumerate(KINDS)}
         ranked = sorted(best.items(), key=lambda kv: (-kv[1], order[kv[0][0]], kv[0][1]))
         return [Match(k, i, s) for (k, i), s in ranked if s >= min_score]
+
+    # -- activity lookup (its own namespace: "hip thrust" is an exercise and a lift) -------------
+    def _build_activity_index(self) -> None:
+        self._activity_names: dict[str, str] = {}
+        for activity in self._activities.values():
+            for name in (activity.id.split("_", 1)[1].replace("_", " "), activity.title, *activity.aliases):
+                normal = normalise(name)
+                if normal:
+                    self._activity_names.setdefault(normal, activity.id)
+                    self._activity_names.setdefault(normal.replace(" ", ""), activity.id)
+        self._activity_vocabulary = {token for name in self._activity_names for token in name.split()}
+        self._activity_deletions: dict[str, set[str]] = {}
+        for token in self._activity_vocabulary:
+            for variant in _deletes(token, _allowed_edits(token)):
+                self._activity_deletions.setdefault(variant, set()).add(token)
+        self._max_activity_tokens = max((len(n.split()) for n in self._activity_names), default=1)
+
+    def _correct_activity_word(self, token: str) -> tuple[str, int]:
+        if token in self._activity_vocabulary or token in _STOP_WORDS or len(token) < 4:
+            return token, 0
+        allowed = _allowed_edits(token)
+        candidates = {c for v in _deletes(token, allowed) for c in self._activity_deletions.get(v, ())}
+        best = min(((_edit_distance(token, c), c) for c in candidates
+                    if _edit_distance(token, c) <= min(allowed, _allowed_edits(c))), default=None)
+        return (best[1], best[0]) if best else (token, 0)
+
+    def find_activities(self, text: str) -> list[Match]:
+        """Lifts and activities named in ``text``, in the order they are mentioned (a longer name
+        wins over a name inside it; small typos are tolerated and cost a little score)."""
+        corrected = [self._correct_activity_word(t) for t in normalise(text).split()]
+        words = [w for w, _ in corrected]
+        taken = [False] * len(words)
+        found: list[tuple[int, Match]] = []
+        for size in range(min(self._max_activity_tokens, len(words)), 0, -1):
+            for start in range(len(words) - size + 1):
+                if any(taken[start:start + size]):
+                    continue
+                span = words[start:start + size]
+                activity_id = self._activity_names.get(" ".join(span)) or self._activity_names.get("".join(span))
+                if activity_id is None or (size == 1 and span[0] in _STOP_WORDS):
+                    continue
+                taken[start:start + size] = [True] * size
+                score = round(1.0 - 0.1 * sum(cost for _, cost in corrected[start:start + size]), 3)
+                found.append((start, Match("activity", activity_id, score)))
+        ordered: list[Match] = []
+        for _, match in sorted(found, key=lambda pair: pair[0]):
+            if match.id not in [m.id for m in ordered]:
+                ordered.append(match)
+        return ordered
 
     # -- free-text fault matching ----------------------------------------------------------------
     def _build_fault_grams(self) -> None:

@@ -25,15 +25,21 @@ KIND_FILES: dict[str, tuple[str, str]] = {
     "exercise": ("exercises.yaml", "exercises"),
     "red_flag": ("red_flags.yaml", "red_flags"),
     "assessment": ("assessments.yaml", "assessments"),
+    "activity": ("activities.yaml", "activities"),
 }
 DOCUMENT_FILES: dict[str, str] = {"progression": "progression.yaml", "safety_screen": "safety_screen.yaml",
                                   "safety_examples": "safety_examples.yaml"}
 KIND_LABEL = {"reference": "reference", "fault": "fault", "cue": "cue", "exercise": "exercise",
-              "red_flag": "red flag", "assessment": "assessment"}
+              "red_flag": "red flag", "assessment": "assessment", "activity": "activity"}
 
 PHASES = ("activation", "integration", "loading")
 EQUIPMENT = ("none", "band", "bench", "kettlebell", "barbell", "machine")
 URGENCIES = ("emergency", "urgent", "soon")
+ACTIVITY_KINDS = ("lift", "activity")
+EVIDENCE = ("published", "coaching_practice")
+ACTIVITY_ID_PREFIXES = ("lift_", "activity_")
+MIN_ACTIVITY_CUES, MAX_ACTIVITY_CUES = 2, 3
+MIN_ACTIVITY_PRIMER = 2
 MUSCLES = ("gluteus_maximus", "gluteus_medius", "hamstrings", "core", "hip_flexors",
            "erector_spinae", "quadriceps", "adductors")
 MIN_FAULT_PHRASINGS = 15
@@ -160,6 +166,8 @@ class _Validator:
         self.refs: list[_Ref] = []
         self.ids: dict[str, dict[str, tuple[LocatedDocument, PathKey]]] = {k: {} for k in KIND_FILES}
         self.aliases: dict[str, tuple[str, str, LocatedDocument, PathKey]] = {}
+        # Activity names are their own namespace ("hip thrust" is an exercise and a lift).
+        self.activity_aliases: dict[str, tuple[str, LocatedDocument, PathKey]] = {}
         self.content = ContentSet(content_dir=content_dir, items={k: [] for k in KIND_FILES})
         # exercise id -> [(harder-than edge target, doc, key)] for the cycle check
         self.harder_edges: dict[str, list[tuple[str, LocatedDocument, PathKey]]] = {}
@@ -515,6 +523,32 @@ class _Validator:
                 if "starting_phase" in result:
                     self.enum(doc, result, result_key, "starting_phase", owner, PHASES, nullable=True)
         self.sources(doc, item, key, owner)
+
+    def check_activity(self, doc: LocatedDocument, item: dict, key: PathKey, owner: str, item_id: str) -> None:
+        self.known_fields(doc, item, key, owner, ("id", "title", "kind", "aliases", "summary", "cues", "faults",
+                                                  "primer", "evidence", "sources"))
+        if not item_id.startswith(ACTIVITY_ID_PREFIXES):
+            self.err(doc, key + ("id",), f"{owner}: id must start with {' or '.join(ACTIVITY_ID_PREFIXES)}")
+        self.text(doc, item, key, "title", owner)
+        self.text(doc, item, key, "summary", owner)
+        self.enum(doc, item, key, "kind", owner, ACTIVITY_KINDS)
+        for index, alias in enumerate(self.text_list(doc, item, key, "aliases", owner, minimum=1, what="alias", lower=True)):
+            normal = normalise(alias)
+            seen = self.activity_aliases.get(normal)
+            if seen is None:
+                self.activity_aliases[normal] = (item_id, doc, key + ("aliases", index))
+            elif seen[0] != item_id:
+                self.err(doc, key + ("aliases", index),
+                         f"{owner}: alias '{alias}' also names activity '{seen[0]}' ({seen[1].display}:{seen[1].line(seen[2])})")
+        cues = self.id_list(doc, item, key, "cues", owner, "cue", minimum=MIN_ACTIVITY_CUES, what="cue")
+        if len(cues) > MAX_ACTIVITY_CUES:
+            self.err(doc, key + ("cues",), f"{owner}: at most {MAX_ACTIVITY_CUES} cues to carry into the lift (has {len(cues)})")
+        self.id_list(doc, item, key, "faults", owner, "fault", minimum=1, what="fault")
+        self.id_list(doc, item, key, "primer", owner, "exercise", minimum=MIN_ACTIVITY_PRIMER, what="primer drill")
+        self.enum(doc, item, key, "evidence", owner, EVIDENCE)
+        # Published claims need a reference; coaching practice says so instead and may cite none.
+        minimum = 1 if item.get("evidence") == "published" else 0
+        self.id_list(doc, item, key, "sources", owner, "reference", minimum=minimum, what="source")
 
     # -- documents -------------------------------------------------------------------------------
     def document(self, name: str, file_name: str) -> None:

@@ -4,6 +4,10 @@ Every set goes through ONE ``say`` process (the model loads once), each line a f
 only on SQLite: nothing here depends on the database back end, so the PostgreSQL run skips it
 with the "SQLite only:" reason that scripts/test's parity check accepts.
 
+Before the workout, tests/heldout/pre_workout.yaml (blind, issue 18): the right activity in
+refs.activities, a primer with knowledge-base exercises where one was asked, no fault in refs (the
+person reported none), at most one generic fallback.
+
 Understanding, two sets written separately from the training data and never trained on:
 tests/heldout/utterances.yaml (set A; the red-flag screen was widened after a first run on it
 showed gaps, so it is no longer a blind measure) and tests/heldout/utterances_b.yaml (set B,
@@ -42,6 +46,20 @@ HELDOUT_SETS = {
     "B": HELDOUT / "utterances_b.yaml",
 }
 SAFETY_SETS = {f"{path.parent.name}/{path.stem}": path for path in sorted((HELDOUT / "safety").glob("*/*.yaml"))}
+# Before the workout (issue 18): 80 messages written blind, labelled with the activity, whether a
+# primer or cues were asked for, and the primer minutes when given. First run 2026-12-02, after
+# the work was finished; not used for tuning.
+PRE_WORKOUT_SET = HELDOUT / "pre_workout.yaml"
+PRE_WORKOUT_ACTIVITY = {label: f"{prefix}_{label}" for prefix, labels in {
+    "lift": ("squat", "deadlift", "hip_thrust", "lunge", "step_up"),
+    "activity": ("running", "stairs_hiking", "cycling", "everyday_lifting")}.items() for label in labels}
+# The issue's targets; the guard the test asserts is the figures of the first run, so that a
+# change can only keep or improve them.
+TARGET_ACTIVITY, MAX_FALLBACKS = 0.90, 1
+# First run (2026-12-02): activity 60/80 (primer requests 44/45, cue questions 16/35), primer
+# where asked 45/45, no fault 69/80, 4 fallbacks: the targets are NOT met, chiefly on cue
+# questions about a lift ("how do i stop my knee caving on lunges"), read as fault reports.
+GUARD_ACTIVITY, GUARD_PRIMER, GUARD_NO_FAULT, GUARD_FALLBACKS = 60 / 80, 1.0, 69 / 80, 4
 REF_KEY = {"fault": "faults", "cue_why": "cues", "howto": "exercises"}
 # A red flag labelled as the answer to an onboarding or check-in question is sent at that
 # question. A session's steps are each done ("/session_done"); done once too often, the check-in
@@ -86,7 +104,7 @@ def all_results(trained_model: Path, tmp_path_factory: pytest.TempPathFactory) -
     share the suite's database (the real bot's scheduler would try to remind them)."""
     if not os.environ.get("DATABASE_URL", "").startswith("sqlite"):
         pytest.skip("SQLite only: held-out sets measure understanding, which no back end changes")
-    sets = {name: _items(path) for name, path in {**HELDOUT_SETS, **SAFETY_SETS}.items()}
+    sets = {name: _items(path) for name, path in {**HELDOUT_SETS, **SAFETY_SETS, "pre_workout": PRE_WORKOUT_SET}.items()}
     lines: list[str] = []
     wanted: dict[str, list[int]] = {}  # the output line of each item (prefix lines are not scored)
     for name, items in sets.items():
@@ -205,3 +223,53 @@ def test_red_flag_screen_on_blind_sets(all_results, capsys: pytest.CaptureFixtur
     assert recall >= GUARD_RECALL, f"recall fell below the measured {GUARD_RECALL:.1%}"
     assert stop_rate <= GUARD_FALSE_STOPS, f"false stops rose above the measured {GUARD_FALSE_STOPS:.1%}"
     assert question_rate <= GUARD_QUESTIONS, f"questions rose above the measured {GUARD_QUESTIONS:.1%}"
+
+
+def test_pre_workout_blind_set(all_results, capsys: pytest.CaptureFixture) -> None:
+    """The table of the pre-workout blind set; misses are listed (the set is spent once read)."""
+    import re
+
+    results = all_results["pre_workout"]
+    assert len(results) >= 60
+    rows: dict[str, list[dict[str, bool]]] = defaultdict(list)
+    misses: list[str] = []
+    fallbacks = 0
+    for item, turn in results:
+        refs = turn["refs"]
+        expected = PRE_WORKOUT_ACTIVITY[item["activity"]]
+        intent = (turn.get("intent") or {}).get("name")
+        fallbacks += intent == "nlu_fallback"
+        first = next((r["text"] for r in turn["replies"] if r.get("text")), "")
+        said = re.search(r"primer, about (\d+) min", first)
+        minutes_ok = None if item.get("primer_minutes") is None else bool(said and int(said[1]) <= item["primer_minutes"])
+        row = {"activity": expected in refs["activities"], "primer": bool(refs["exercises"] and refs["activities"]),
+               "cues": bool(refs["cues"]), "no_fault": not refs["faults"], "minutes": minutes_ok}
+        rows[item["asks"]].append(row)
+        if not (row["activity"] and row["no_fault"] and (row["primer"] if item["asks"] == "primer" else row["cues"])
+                and minutes_ok is not False):
+            misses.append(f"  [{item['asks']}/{item['activity']}] {item['text']!r} → intent {intent} "
+                          f"refs activities={refs['activities']} faults={refs['faults']} exercises={refs['exercises']}"
+                          + (f" minutes said {said[1] if said else None} for {item['primer_minutes']}" if minutes_ok is False else ""))
+    everything = [r for values in rows.values() for r in values]
+    n = len(everything)
+    activity = sum(r["activity"] for r in everything) / n
+    primer = sum(r["primer"] for r in rows["primer"]) / len(rows["primer"])
+    no_fault = sum(r["no_fault"] for r in everything) / n
+    timed = [r["minutes"] for r in everything if r["minutes"] is not None]
+    lines = ["", f"pre-workout blind set ({PRE_WORKOUT_SET.name}) through python -m bot say, each line a fresh user",
+             f"{'asks':<8}{'n':>4}{'activity':>10}{'primer':>8}{'cues':>6}{'no fault':>10}"]
+    for asks, values in sorted(rows.items()):
+        lines.append(f"{asks:<8}{len(values):>4}{sum(r['activity'] for r in values):>10}{sum(r['primer'] for r in values):>8}"
+                     f"{sum(r['cues'] for r in values):>6}{sum(r['no_fault'] for r in values):>10}")
+    lines.append(f"right activity {activity:.1%} (target {TARGET_ACTIVITY:.0%}); primer with KB exercises where asked "
+                 f"{primer:.1%}; no invented fault {no_fault:.1%}; primer within the minutes given "
+                 f"{sum(timed)}/{len(timed)}; generic fallbacks {fallbacks} (at most {MAX_FALLBACKS})")
+    met = activity >= TARGET_ACTIVITY and primer == 1.0 and no_fault == 1.0 and fallbacks <= MAX_FALLBACKS
+    lines.append(f"issue targets: {'met' if met else 'NOT MET'}")
+    if misses:
+        lines.append("misses:")
+        lines.extend(misses)
+    with capsys.disabled():
+        print("\n".join(lines))
+    assert activity >= GUARD_ACTIVITY and primer >= GUARD_PRIMER and no_fault >= GUARD_NO_FAULT
+    assert fallbacks <= GUARD_FALLBACKS

@@ -37,9 +37,10 @@ def snapshot(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
 
 def test_first_load_creates_tables_and_writes_everything(content: ContentCopy, engine: Engine) -> None:
     report = load(engine, content.dir)
-    assert report.ok and report.items == 26
+    assert report.ok and report.items == 28
     rows = snapshot(engine)
     assert len(rows["kb_faults"]) == 3 and len(rows["kb_exercises"]) == 8 and len(rows["kb_references"]) == 6
+    assert len(rows["kb_activities"]) == 2 and len(rows["kb_activity_primers"]) == 5
     assert report.inserted["kb_exercises"] == 8 and report.changed == sum(len(r) for r in rows.values())
     with engine.connect() as conn:
         why = conn.execute(select(KbFaultExercise.position, KbFaultExercise.exercise_id)
@@ -124,7 +125,7 @@ def test_reordering_links_updates_positions(content: ContentCopy, engine: Engine
 
 def test_cmd_load_reports_one_line(content: ContentCopy, engine: Engine) -> None:
     code, text = cmd_load(engine, content.dir)
-    assert code == 0 and len(text.splitlines()) == 1 and "145 rows changed" in text
+    assert code == 0 and len(text.splitlines()) == 1 and "160 rows changed" in text
     code, text = cmd_load(engine, content.dir)
     assert code == 0 and "already up to date (0 changed)" in text
 

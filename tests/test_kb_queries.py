@@ -190,3 +190,37 @@ def test_show_unknown_id_suggests_near_ids(engine: Engine) -> None:
 def test_show_before_load_is_one_line(tmp_path: Path) -> None:
     code, text = cmd_show(make_engine(f"sqlite:///{tmp_path / 'empty.db'}"), "hip_drop")
     assert code == 1 and text == "the knowledge base is not loaded yet: run `kb load` first"
+
+
+def test_activities_round_trip_with_their_links_in_order(kb: KnowledgeBase) -> None:
+    squat = kb.activity("lift_squat")
+    assert (squat.kind, squat.cues, squat.faults) == ("lift", ("knees_track_toes", "hips_drive"), ("knee_valgus", "lumbar_dominance"))
+    assert squat.primer == ("glute_bridge", "clamshell", "lateral_band_walk")
+    assert squat.sources == ("distefano2009",) and not squat.coaching_practice
+    assert kb.activity("activity_running").coaching_practice and kb.activity("activity_running").sources == ()
+    assert kb.kind_of("lift_squat") == "activity"
+    # Activity names are their own namespace: they never turn up in the exercise/cue lookup.
+    assert kb.find("leg day") == []
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("about to squat", ["lift_squat"]),
+    ("leg day!!", ["lift_squat"]),
+    ("off for a jog then squats", ["activity_running", "lift_squat"]),  # in the order mentioned
+    ("sqauts in 10", ["lift_squat"]),  # a typo costs score, not the match
+    ("what should i eat for dinner", []),
+])
+def test_find_activities(kb: KnowledgeBase, text: str, expected: list[str]) -> None:
+    assert [m.id for m in kb.find_activities(text)] == expected
+
+
+def test_kb_show_prints_an_activitys_cues_faults_and_drills_with_sources(engine: Engine) -> None:
+    code, text = cmd_show(engine, "lift_squat")
+    assert code == 0
+    assert text.splitlines()[0] == "Squat [lift: lift_squat] evidence: published"
+    assert '  1. Knees track the toes [knees_track_toes]: "Keep your knee pointing the same way as your toes."' in text
+    assert "  - Knees cave in [knee_valgus]" in text
+    assert "  3. Lateral band walk [lateral_band_walk] (activation, level 2, equipment: band)" in text
+    assert text.rstrip().endswith("source: Distefano et al. 2009, Gluteal muscle activation during common therapeutic exercises")
+    code, text = cmd_show(engine, "activity_running")
+    assert code == 0 and "coaching practice" in text.splitlines()[0] and text.rstrip().endswith("none: coaching practice")

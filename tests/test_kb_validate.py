@@ -57,7 +57,7 @@ def test_fixture_set_is_valid_and_complete() -> None:
     result = validate(FIXTURE_DIR)
     assert result.problems == []
     assert {kind: len(items) for kind, items in result.content.items.items()} == {
-        "reference": 6, "fault": 3, "cue": 5, "exercise": 8, "red_flag": 2, "assessment": 2}
+        "reference": 6, "fault": 3, "cue": 5, "exercise": 8, "red_flag": 2, "assessment": 2, "activity": 2}
     assert result.content.documents["progression"]["pain_monitoring"]["sources"] == ["silbernagel2007"]
 
 
@@ -381,7 +381,7 @@ def test_required_ids_cover_the_issue() -> None:
 
 def test_cmd_validate_exit_codes(content: ContentCopy) -> None:
     code, text = cmd_validate(content.dir)
-    assert code == 0 and text.endswith("OK (6 references, 3 faults, 5 cues, 8 exercises, 2 red flags, 2 assessments)")
+    assert code == 0 and text.endswith("OK (6 references, 3 faults, 5 cues, 8 exercises, 2 red flags, 2 assessments, 2 activities)")
     content.replace("cues.yaml", '"drive with my hips"', '"Drive with my hips"')
     code, text = cmd_validate(content.dir)
     assert code == 1
@@ -401,3 +401,56 @@ def test_cmd_validate_on_a_missing_directory(tmp_path: Path) -> None:
 ])
 def test_normalise(raw: str, normal: str) -> None:
     assert normalise(raw) == normal
+
+
+# ----------------------------------------------------------------------------- activities
+
+@pytest.mark.parametrize("old, new, needle, message", [
+    ("    cues: [knees_track_toes, hips_drive]", "    cues: [knees_track_toes, hips_drives]", "hips_drives",
+     "activity 'lift_squat': unknown cue 'hips_drives'"),
+    ("    faults: [knee_valgus, lumbar_dominance]", "    faults: [knee_valgus, lumbar_dominanse]", "lumbar_dominanse",
+     "activity 'lift_squat': unknown fault 'lumbar_dominanse'"),
+    ("    primer: [glute_bridge, clamshell, lateral_band_walk]", "    primer: [glute_bridge, clamshells, lateral_band_walk]",
+     "clamshells", "activity 'lift_squat': unknown exercise 'clamshells'"),
+    ("    primer: [side_lying_hip_abduction, glute_bridge]", "    primer: [side_lying_hip_abduction]",
+     "primer: [side_lying_hip_abduction]", "activity 'activity_running': needs at least 2 primer drills (has 1)"),
+    ("    cues: [pelvis_level, knees_track_toes]", "    cues: [pelvis_level]", "cues: [pelvis_level]",
+     "activity 'activity_running': needs at least 2 cues (has 1)"),
+    ("    cues: [pelvis_level, knees_track_toes]", "    cues: [pelvis_level, knees_track_toes, hips_drive, ribs_over_pelvis]",
+     "cues: [pelvis_level, knees_track_toes, hips_drive", "activity 'activity_running': at most 3 cues to carry into the lift (has 4)"),
+    ("    evidence: coaching_practice", "    evidence: anecdote", "evidence: anecdote",
+     "activity 'activity_running': evidence 'anecdote' is not one of published, coaching_practice"),
+    ("  - id: activity_running", "  - id: running", "id: running",
+     "activity 'running': id must start with lift_ or activity_"),
+])
+def test_activity_links_and_fields_are_checked(content: ContentCopy, old: str, new: str, needle: str,
+                                               message: str) -> None:
+    content.replace("activities.yaml", old, new)
+    assert content.problems() == [f"{content.where('activities.yaml', needle)}: {message}"]
+
+
+def test_a_published_activity_needs_a_source(content: ContentCopy) -> None:
+    content.replace("activities.yaml", "    sources: [distefano2009]", "    sources: []")
+    line = _line(content, "sources: []", 1)  # lift_squat's; activity_running's empty list is allowed
+    assert content.problems() == [
+        f"{content.path('activities.yaml')}:{line}: activity 'lift_squat': needs at least 1 source (has 0)"]
+
+
+def test_an_alias_names_one_activity_only(content: ContentCopy) -> None:
+    content.replace("activities.yaml", '["run", "running", "jog"]', '["run", "squats", "jog"]')
+    squat_line = _line(content, '"squat", "squats"', 1)
+    running_line = _line(content, '"run", "squats"', 1)
+    assert content.problems() == [
+        f"{content.path('activities.yaml')}:{running_line}: activity 'activity_running': alias 'squats' "
+        f"also names activity 'lift_squat' ({content.path('activities.yaml')}:{squat_line})"]
+
+
+def test_activity_names_may_repeat_an_exercise_name(content: ContentCopy) -> None:
+    """"hip thrust" is an exercise and a lift: the intent of the message tells them apart."""
+    content.replace("activities.yaml", '["squat", "squats", "leg day"]', '["squat", "hip thrust", "leg day"]')
+    assert content.problems() == []
+
+
+def _line(content: ContentCopy, needle: str, occurrence: int) -> int:
+    hits = [n for n, line in enumerate(content.text("activities.yaml").splitlines(), 1) if needle in line]
+    return hits[occurrence - 1]

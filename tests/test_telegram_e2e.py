@@ -82,6 +82,8 @@ async def test_commands_registered_at_start(bot_app: Application, fake_telegram:
         ("help", "", "/help"),
         ("export", "", "/export_data"),
         ("delete", "", "/delete_data"),
+        ("warmup", "", "/pre_workout"),
+        ("warmup", "squats", "warm up for squats"),
     ],
 )
 async def test_command_becomes_its_payload(
