@@ -205,3 +205,18 @@ def test_commands_pass_a_pending_question_untouched(db, screen) -> None:
     decide(db, screen, "i have a fever")
     assert decide(db, screen, "/export_data", intent="export_data").action == safety.PASS
     assert records.pending_check(db, "u1") is not None
+
+
+# Intents that still work while coaching is paused; every other intent of the domain is paused.
+ALLOWED_WHILE_PAUSED = {"affirm", "deny", "greet", "goodbye", "thanks", "help", "bot_challenge", "out_of_scope",
+                        "ask_progress", "export_data", "delete_data", "delete_confirm", "pause_reminders", "red_flag"}
+
+
+def test_every_intent_of_the_domain_is_either_paused_or_allowed_while_paused() -> None:
+    # A new coaching intent (the pre-workout primer, say) must not slip past an open stop.
+    import yaml
+
+    domain = yaml.safe_load((Path(__file__).resolve().parents[2] / "domain.yml").read_text(encoding="utf-8"))
+    intents = {i if isinstance(i, str) else next(iter(i)) for i in domain["intents"]}
+    assert intents - ALLOWED_WHILE_PAUSED == set(safety.COACHING_INTENTS) & intents
+    assert not ALLOWED_WHILE_PAUSED & safety.COACHING_INTENTS
