@@ -16,7 +16,7 @@ from pathlib import Path
 
 import bot.settings  # noqa: F401  (environment for Rasa before anything imports it)
 from bot.errors import CoachError
-from bot.settings import Settings
+from bot.settings import Settings, quiet_terminal
 from knowledge.db import PROJECT_ROOT, VAR_DIR
 
 log = logging.getLogger("bot")
@@ -27,9 +27,10 @@ def _progress(message: str) -> None:
 
 
 def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.training import train
+    from bot.training import Project, train
 
-    path = train(force=args.force, progress=_progress)
+    project = Project.folder(Path(args.project)) if args.project else None
+    path = train(force=args.force, progress=_progress, project=project)
     print(path)
     return 0
 
@@ -109,10 +110,14 @@ def cmd_scheduler(args: argparse.Namespace, settings: Settings) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="coach", description="A glute-activation coach on Telegram (Rasa).")
+    parser.add_argument("--verbose", action="store_true",
+                        help="show Rasa's own output, warnings and progress bars (also LOG_LEVEL=DEBUG or COACH_VERBOSE=1)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("train", help="train the Rasa model when its inputs changed")
     p.add_argument("--force", action="store_true", help="train even when the model is up to date")
+    p.add_argument("--project", metavar="DIR",
+                   help="train another Rasa project folder (config.yml, domain.yml, data/) into DIR/models")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("chat", help="talk to the coach in this terminal")
@@ -150,11 +155,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("scheduler", help="run only the reminder scheduler (a second worker)")
     p.set_defaults(func=cmd_scheduler)
+    for command in sub.choices.values():  # `coach train --verbose` as well as `coach --verbose train`
+        command.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.verbose:
+        os.environ["COACH_VERBOSE"] = "1"
+    quiet_terminal()
     # Rasa resolves config.yml's paths (the spaCy pipeline) against the working directory.
     os.chdir(PROJECT_ROOT)
     try:

@@ -64,3 +64,18 @@ def _positive_int(env: "os._Environ[str]", name: str, default: int) -> int:
 
 def project_path(*parts: str) -> Path:
     return PROJECT_ROOT.joinpath(*parts)
+
+
+def quiet_terminal() -> None:
+    """Keep Python warnings and third-party progress bars off the terminal unless asked for
+    (``LOG_LEVEL=DEBUG``, ``COACH_VERBOSE=1`` or ``--verbose``). Warnings go through logging
+    (logger ``py.warnings``) and are kept only at ERROR; call this before Rasa is imported."""
+    import logging
+
+    from bot.terminal import verbose
+
+    if verbose():
+        return
+    logging.captureWarnings(True)
+    logging.getLogger("py.warnings").setLevel(logging.ERROR)
+    os.environ.setdefault("TQDM_DISABLE", "1")  # tqdm bars whose caller does not pass disable=
