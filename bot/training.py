@@ -197,6 +197,14 @@ def _train(force: bool, progress: Callable[[str], None], project: Project) -> Pa
     previous = latest_manifest(project)
     progress("Inputs are unchanged; training again as asked (--force)." if force and target.exists()
              else describe_changes(hashes, previous))
+    # Rasa's training cache (.rasa/cache) keeps each step's output under a fingerprint of its
+    # configuration and data, so a changed response or rule retrains only the dialogue policies.
+    # It cannot see our own components' code: a change there (or --force) trains everything.
+    before = previous.get("inputs", {}) if previous else {}
+    full = force or previous is None or any(
+        path.startswith("bot/") and before.get(path) != value for path, value in hashes.items())
+    if not full:
+        progress("Rasa reuses the steps whose inputs did not change (its cache in .rasa/cache).")
     steps = 3 if project.from_knowledge_base else 2
     step = 1
     if project.from_knowledge_base:
@@ -209,7 +217,7 @@ def _train(force: bool, progress: Callable[[str], None], project: Project) -> Pa
     progress(f"[{step}/{steps}] Training the Rasa model (about {terminal.format_duration(expected)}; "
              f"Rasa's output goes to {shown_log})…")
     started = time.monotonic()
-    result = _train_logged(project, target, progress, expected)
+    result = _train_logged(project, target, progress, expected, full)
     seconds = time.monotonic() - started
     if result.code != 0 or not result.model or not Path(result.model).exists():
         raise CoachError(f"training failed (Rasa exit code {result.code}); the reason is at the end of {shown_log}")
@@ -221,16 +229,17 @@ def _train(force: bool, progress: Callable[[str], None], project: Project) -> Pa
     return target
 
 
-def _train_logged(project: Project, target: Path, progress: Callable[[str], None], expected_s: float) -> Any:
+def _train_logged(project: Project, target: Path, progress: Callable[[str], None], expected_s: float,
+                  full: bool) -> Any:
     """Rasa's training with its output in the train log, a live line on a terminal, and a
     failure reported as one line (the traceback in the log)."""
     if terminal.verbose():
-        return train_rasa(project.models_dir, target.name[: -len(".tar.gz")], project)
+        return train_rasa(project.models_dir, target.name[: -len(".tar.gz")], project, full)
     with terminal.output_to(TRAIN_LOG) as screen, _rasa_log_level("WARNING"):
         print(f"\n==== training {target.name} at {time.strftime('%Y-%m-%d %H:%M:%S')} ====", flush=True)
         try:
             with terminal.LiveLine(screen, "training the model", expected_s):
-                return train_rasa(project.models_dir, target.name[: -len(".tar.gz")], project)
+                return train_rasa(project.models_dir, target.name[: -len(".tar.gz")], project, full)
         except Exception as exc:
             traceback.print_exc()  # into the train log
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -260,8 +269,9 @@ def _shown(path: Path) -> str:
     return str(path)
 
 
-def train_rasa(output: Path, model_name: str, project: Project | None = None) -> Any:
-    """Rasa's training on the project's config, domain and data; returns Rasa's result."""
+def train_rasa(output: Path, model_name: str, project: Project | None = None, full: bool = True) -> Any:
+    """Rasa's training on the project's config, domain and data; returns Rasa's result.
+    ``full=False`` lets Rasa reuse cached outputs of steps whose inputs did not change."""
     from rasa.model_training import train as rasa_train
 
     root = _project(project).root
@@ -274,7 +284,7 @@ def train_rasa(output: Path, model_name: str, project: Project | None = None) ->
             training_files=[str(root / "data")],
             output=str(output),
             fixed_model_name=model_name,
-            force_training=True,
+            force_training=full,
         )
 
 

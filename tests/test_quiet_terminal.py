@@ -38,7 +38,7 @@ def _sqlite_only() -> None:
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
            if k not in ("LOG_LEVEL", "COACH_VERBOSE", "PYTHONWARNINGS", "TQDM_DISABLE", "TELEGRAM_BOT_TOKEN")}
-    env.update(COACH_VAR_DIR=str(tmp_path / "var"), **extra)
+    env.update(COACH_VAR_DIR=str(tmp_path / "var"), RASA_CACHE_DIRECTORY=str(tmp_path / "rasa-cache"), **extra)
     return env
 
 
@@ -90,6 +90,7 @@ def test_bot_train_is_quiet_says_what_changed_and_skips_an_up_to_date_model(tmp_
     assert changed.returncode == 0, changed.stderr
     _assert_quiet(changed.stdout + changed.stderr)
     assert "Changed since the last model: changed data/nlu.yml." in changed.stderr
+    assert "Rasa reuses the steps whose inputs did not change" in changed.stderr
     assert Path(changed.stdout.strip().splitlines()[-1]) != model
 
 
