@@ -181,7 +181,9 @@ class Screen:
                         return ScreenResult(outcome, flag.id, tuple(sorted(present)),
                                             flag.question if outcome == POSSIBLE else None,
                                             f"{flag.id}:{attr}:{rule.text()}")
-        if self._acute_for_anyone:
+        # Said of someone else: only worth a second pass when such a symptom is named at all
+        # (most messages name none; the pass costs as much as the first).
+        if self._acute_for_anyone and self._mentions(original, self._acute_for_anyone):
             theirs = {h for h in self.hits(original, about_others=True) if h.concept in self._acute_for_anyone}
             if theirs - hits:
                 combined = hits | theirs
@@ -223,6 +225,10 @@ class Screen:
             return True
         first, second = rule.concepts[0], rule.concepts[1]
         return any(abs(a.token - b.token) <= rule.within for a in by_concept[first] for b in by_concept[second])
+
+    def _mentions(self, text: str, concept_ids: frozenset[str] | set[str]) -> bool:
+        """Whether any term of these concepts occurs in ``text``, cancelled or not."""
+        return any(p.search(text) for c in concept_ids if c in self.concepts for p in self.concepts[c].patterns)
 
     def hits(self, text: str, about_others: bool = False) -> set[Hit]:
         """Every concept occurrence in normalised ``text`` that no modifier cancels (with
