@@ -12,7 +12,6 @@ that scripts/test's parity check accepts).
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -21,10 +20,10 @@ from pathlib import Path
 
 import pytest
 
+from bench.fresh_clone import MAX_LINES, NOISE  # the benchmark's fresh-clone run checks the same
+
 ROOT = Path(__file__).resolve().parent.parent
 TINY = ROOT / "tests" / "fixtures" / "tiny_rasa"
-NOISE = re.compile(r"Warning|Traceback|\d+%\||it/s\]|s/it\]|Epochs:|Processed (rules|trackers|actions)")
-MAX_LINES = 25
 
 pytestmark = pytest.mark.slow
 
@@ -79,7 +78,7 @@ def test_bot_train_is_quiet_says_what_changed_and_skips_an_up_to_date_model(tmp_
                            capture_output=True, text=True, timeout=60)
     seconds = time.monotonic() - started
     assert again.returncode == 0, again.stderr
-    assert f"Model is up to date: " in again.stderr and model.name in again.stderr
+    assert "Model is up to date: " in again.stderr and model.name in again.stderr
     assert "RASA_MODULES 0" in again.stdout
     assert seconds < 5, seconds
 
