@@ -46,20 +46,24 @@ HELDOUT_SETS = {
     "B": HELDOUT / "utterances_b.yaml",
 }
 SAFETY_SETS = {f"{path.parent.name}/{path.stem}": path for path in sorted((HELDOUT / "safety").glob("*/*.yaml"))}
-# Before the workout (issue 18): 80 messages written blind, labelled with the activity, whether a
-# primer or cues were asked for, and the primer minutes when given. First run 2026-12-02, after
-# the work was finished; not used for tuning.
+# Before the workout (issue 18): 90 messages written blind (the second such set, 2026-12-02, by a
+# helper who saw only the product description), labelled with the activity, whether a primer or
+# cues were asked for, and the primer minutes when given. Its lines are never printed unless
+# COACH_SHOW_BLIND_LINES=1, which spends the set. The first set, read while fixing, is in
+# tests/heldout/spent/pre_workout_1.yaml and is no measure any more.
 PRE_WORKOUT_SET = HELDOUT / "pre_workout.yaml"
+SHOW_BLIND_LINES = os.environ.get("COACH_SHOW_BLIND_LINES") == "1"
 PRE_WORKOUT_ACTIVITY = {label: f"{prefix}_{label}" for prefix, labels in {
     "lift": ("squat", "deadlift", "hip_thrust", "lunge", "step_up"),
     "activity": ("running", "stairs_hiking", "cycling", "everyday_lifting")}.items() for label in labels}
 # The issue's targets; the guard the test asserts is the figures of the first run, so that a
 # change can only keep or improve them.
 TARGET_ACTIVITY, MAX_FALLBACKS = 0.90, 1
-# First run (2026-12-02): activity 60/80 (primer requests 44/45, cue questions 16/35), primer
-# where asked 45/45, no fault 69/80, 4 fallbacks: the targets are NOT met, chiefly on cue
-# questions about a lift ("how do i stop my knee caving on lunges"), read as fault reports.
-GUARD_ACTIVITY, GUARD_PRIMER, GUARD_NO_FAULT, GUARD_FALLBACKS = 60 / 80, 1.0, 69 / 80, 4
+# First run of the second set (2026-12-02, the shipped 50-epoch model, counts only read): right
+# activity 73/90 (cue questions 26/36, primer requests 47/54), primer where asked 50/54, no
+# invented fault 88/90, primer within the minutes given 18/18, 3 generic fallbacks: the targets
+# are NOT met. The guard is that, less one line each (a retrained model is not bit-for-bit the same).
+GUARD_ACTIVITY, GUARD_PRIMER, GUARD_NO_FAULT, GUARD_FALLBACKS = 72 / 90, 49 / 54, 87 / 90, 4
 REF_KEY = {"fault": "faults", "cue_why": "cues", "howto": "exercises"}
 # A red flag labelled as the answer to an onboarding or check-in question is sent at that
 # question. A session's steps are each done ("/session_done"); done once too often, the check-in
@@ -239,7 +243,7 @@ def test_red_flag_screen_on_blind_sets(all_results, capsys: pytest.CaptureFixtur
 
 
 def test_pre_workout_blind_set(all_results, capsys: pytest.CaptureFixture) -> None:
-    """The table of the pre-workout blind set; misses are listed (the set is spent once read)."""
+    """The table of the pre-workout blind set; misses are counted by label, their lines hidden."""
     import re
 
     results = all_results["pre_workout"]
@@ -279,9 +283,15 @@ def test_pre_workout_blind_set(all_results, capsys: pytest.CaptureFixture) -> No
                  f"{sum(timed)}/{len(timed)}; generic fallbacks {fallbacks} (at most {MAX_FALLBACKS})")
     met = activity >= TARGET_ACTIVITY and primer == 1.0 and no_fault == 1.0 and fallbacks <= MAX_FALLBACKS
     lines.append(f"issue targets: {'met' if met else 'NOT MET'}")
-    if misses:
+    if misses and SHOW_BLIND_LINES:
         lines.append("misses:")
         lines.extend(misses)
+    elif misses:
+        by_label = defaultdict(int)
+        for miss in misses:
+            by_label[miss.split("]", 1)[0].strip(" [")] += 1
+        lines.append("misses by asks/activity (lines hidden: COACH_SHOW_BLIND_LINES=1 shows and spends them): "
+                     + ", ".join(f"{k} {v}" for k, v in sorted(by_label.items())))
     with capsys.disabled():
         print("\n".join(lines))
     assert activity >= GUARD_ACTIVITY and primer >= GUARD_PRIMER and no_fault >= GUARD_NO_FAULT
