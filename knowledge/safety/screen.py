@@ -17,6 +17,14 @@ CONTENT_FILE = Path(__file__).resolve().parent.parent / "content" / "safety_scre
 MODIFIERS = ("negation", "time", "cause", "other", "simile")
 # A reviewer may name more causes under ``modifiers.causes`` ("heat": a heatwave explains night
 # sweats); a concept lists the ones it listens to in ``cancelled_by`` like the built-in ones.
+
+
+def modifier_names(document: Mapping[str, Any]) -> tuple[str, ...]:
+    """The modifiers a concept may list in ``cancelled_by``: the built-in ones and the named
+    causes of this document (one definition for the screen and for ``kb validate``)."""
+    return (*MODIFIERS, *((document.get("modifiers") or {}).get("causes") or {}))
+
+
 SIMILE_WINDOW = 8  # words before a term in which "like a" / "as if" makes it a comparison
 # Concepts that only qualify another (how long, how often, why): alone they are no evidence.
 CONTEXT_ONLY = frozenset({"deliberate", "over_fifty", "repeated", "lasting", "unexplained", "new_pain"})
@@ -132,7 +140,11 @@ class Screen:
         # they cannot stop the writer's coaching but earn the flag's question.
         self._acute_for_anyone = frozenset(document.get("acute_for_anyone") or [])
         self.concepts: dict[str, _Concept] = {}
+        known_modifiers = set(modifier_names(document))
         for item in document.get("concepts") or []:
+            unknown = set(item.get("cancelled_by") or []) - known_modifiers
+            if unknown:  # a modifier the screen would silently never apply: refuse the document
+                raise ValueError(f"safety screen concept '{item['id']}': unknown modifier(s) {sorted(unknown)}")
             self.concepts[item["id"]] = _Concept(
                 id=item["id"],
                 cancelled_by=frozenset(item.get("cancelled_by") or []),
@@ -373,7 +385,7 @@ def check_document(data: Mapping[str, Any], flag_ids: Iterable[str] = (),
     validate`` reports them with file and line."""
     problems: list[tuple[tuple[Any, ...], str]] = []
     concepts = data.get("concepts") or []
-    modifiers = (*MODIFIERS, *((data.get("modifiers") or {}).get("causes") or {}))
+    modifiers = modifier_names(data)
     known = set()
     for index, item in enumerate(concepts):
         if not isinstance(item, Mapping) or not item.get("id"):

@@ -220,3 +220,23 @@ def test_every_intent_of_the_domain_is_either_paused_or_allowed_while_paused() -
     intents = {i if isinstance(i, str) else next(iter(i)) for i in domain["intents"]}
     assert intents - ALLOWED_WHILE_PAUSED == set(safety.COACHING_INTENTS) & intents
     assert not ALLOWED_WHILE_PAUSED & safety.COACHING_INTENTS
+
+
+def test_a_concept_with_an_unknown_modifier_is_refused_by_the_screen_and_by_validation() -> None:
+    """A modifier the screen does not know would silently never cancel anything: the screen
+    refuses the document, and kb validate names the concept (one list of names for both)."""
+    import yaml
+
+    from knowledge.safety.screen import Screen, check_document
+
+    document = yaml.safe_load((Path(__file__).resolve().parents[2] / "knowledge" / "content"
+                               / "safety_screen.yaml").read_text(encoding="utf-8"))
+    document["concepts"][0] = {**document["concepts"][0], "cancelled_by": ["negation", "typo_modifier"]}
+    with pytest.raises(ValueError, match="unknown modifier"):
+        Screen(document)
+    problems = [message for _path, message in check_document(document)]
+    assert any("unknown modifier 'typo_modifier'" in message for message in problems), problems
+    named_cause = next(iter((document.get("modifiers") or {}).get("causes") or {}), None)
+    if named_cause:  # a document's own named causes are modifiers too
+        document["concepts"][0]["cancelled_by"] = [named_cause]
+        Screen(document)
