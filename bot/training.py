@@ -86,14 +86,14 @@ def rasa_version() -> str:
 def input_hashes(project: Project | None = None) -> dict[str, str]:
     """Every training input (path relative to the project) and the hash of its bytes."""
     project = _project(project)
-    files: set[Path] = set()
+    files: dict[str, Path] = {}
     for pattern in FINGERPRINT_INPUTS:
-        files.update(p for p in project.root.glob(pattern)
-                     if p.is_file() and "generated" not in p.relative_to(project.root).parts
-                     and "models" not in p.relative_to(project.root).parts
-                     and str(p.relative_to(project.root)) not in NOT_TRAINED_ON)
-    return {str(p.relative_to(project.root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(files)}
+        for path in project.root.glob(pattern):
+            rel = path.relative_to(project.root)
+            # What training writes (data/generated/, models/) is output, not input.
+            if path.is_file() and not {"generated", "models"} & set(rel.parts) and str(rel) not in NOT_TRAINED_ON:
+                files[str(rel)] = path
+    return {rel: hashlib.sha256(files[rel].read_bytes()).hexdigest() for rel in sorted(files)}
 
 
 def fingerprint(project: Project | None = None, hashes: dict[str, str] | None = None) -> str:
@@ -189,8 +189,9 @@ def train(force: bool = False, progress: Callable[[str], None] = print, project:
 
 
 def _train(force: bool, progress: Callable[[str], None], project: Project) -> Path:
-    hashes = input_hashes(project)
-    target = model_path_for(fingerprint(project, hashes), project)
+    hashes = input_hashes(project)  # again: the inputs may have changed while we waited for the lock
+    fp = fingerprint(project, hashes)
+    target = model_path_for(fp, project)
     if target.exists() and not force:  # trained by another process while we waited
         progress(f"Model is up to date: {_shown(target)}")
         return target
@@ -222,7 +223,7 @@ def _train(force: bool, progress: Callable[[str], None], project: Project) -> Pa
     if result.code != 0 or not result.model or not Path(result.model).exists():
         raise CoachError(f"training failed (Rasa exit code {result.code}); the reason is at the end of {shown_log}")
     manifest_path(target).write_text(json.dumps(
-        {"fingerprint": fingerprint(project, hashes), "rasa": rasa_version(), "seconds": round(seconds, 1),
+        {"fingerprint": fp, "rasa": rasa_version(), "seconds": round(seconds, 1),
          "trained_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "inputs": hashes}, indent=1) + "\n", encoding="utf-8")
     _prune_old_models(keep=target, project=project)
     progress(f"[{steps}/{steps}] Model trained in {terminal.format_duration(seconds)}: {_shown(target)}")
