@@ -25,7 +25,7 @@ from typing import Any, AsyncIterator
 from aiolimiter import AsyncLimiter
 from sqlalchemy.orm import sessionmaker
 from telegram import BotCommand, Message, Update
-from telegram.constants import ChatAction
+from telegram.constants import ChatAction, ChatType
 from telegram.error import TelegramError
 from telegram.ext import (
     AIORateLimiter,
@@ -344,6 +344,11 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await query.answer()  # stops the button's spinner at once, before the coach thinks
     except TelegramError as exc:
         logger.info("could not answer a callback query: %s", type(exc).__name__)
+    if query.message is not None and query.message.chat.type != ChatType.PRIVATE:
+        # A button under a message forwarded into (or sent in) a group: coaching is one person
+        # in a private chat, so the group gets the pointer, never a trainee record.
+        await context.bot.send_message(query.message.chat.id, PRIVATE_ONLY.format(username=context.bot.username))
+        return
     chat_id = query.message.chat.id if query.message else query.from_user.id
     payloads: CallbackPayloads = context.bot_data[PAYLOADS_KEY]
     payload = payloads.decode(query.data or "")

@@ -232,13 +232,17 @@ class FakeTelegram:
         return self.inject({"message": self.message(chat_id, text, entities=entities, **kwargs)})
 
     def inject_callback(
-        self, chat_id: int, data: str, *, message_id: int | None = None, from_id: int | None = None
+        self, chat_id: int, data: str, *, message_id: int | None = None, from_id: int | None = None,
+        chat_type: str = "private",
     ) -> dict[str, Any]:
-        """A press of an inline button whose callback_data is ``data``."""
+        """A press of an inline button whose callback_data is ``data`` (in a group when
+        ``chat_type`` says so)."""
+        chat: dict[str, Any] = {"id": chat_id, "type": chat_type}
+        chat.update({"first_name": "Trainee"} if chat_type == "private" else {"title": "Group"})
         message = {
             "message_id": message_id or next(self._message_ids),
             "date": int(time.time()),
-            "chat": {"id": chat_id, "type": "private", "first_name": "Trainee"},
+            "chat": chat,
             "from": self.bot_user,
             "text": "(the message with the button)",
         }

@@ -188,6 +188,23 @@ async def test_group_chat_answers_only_when_addressed(
     assert coach.texts() == ["sync"]
 
 
+async def test_a_button_pressed_in_a_group_never_reaches_the_coach(
+    bot_app: Application, fake_telegram: FakeTelegram, coach: EchoCoach
+) -> None:
+    # Before the fix the press went to the coach, which made a trainee record for the group id.
+    group = -1005678
+    fake_telegram.inject_text(CHAT, "buttons")
+    await fake_telegram.wait_for(lambda: fake_telegram.texts_to(CHAT))
+    [question] = fake_telegram.calls_to("sendMessage", CHAT)
+    data = question.params["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
+    fake_telegram.inject_callback(group, data, chat_type="group", from_id=5)
+    await fake_telegram.wait_for(lambda: fake_telegram.texts_to(group))
+    assert fake_telegram.texts_to(group) == [PRIVATE_ONLY.format(username="fake_coach_bot")]
+    assert fake_telegram.calls_to("answerCallbackQuery")  # the spinner still stops
+    assert coach.texts() == ["buttons"]
+    assert all(call[0] != str(group) for call in coach.calls)
+
+
 async def test_coach_error_apologises_and_keeps_running(
     bot_app: Application, fake_telegram: FakeTelegram, coach: EchoCoach, caplog: pytest.LogCaptureFixture
 ) -> None:
