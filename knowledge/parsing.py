@@ -38,9 +38,11 @@ def parse_score(text: str, what: str = "a number") -> int:
     if fraction:
         value = int(fraction.group(1))
     else:
-        numbers = re.findall(r"-?\d+(?:[.,]\d+)?", lowered)
+        numbers = re.findall(r"-?\d+(?:[.,]\d+)?(?:e[+-]?\d+)?", lowered)
         if numbers:
-            value = round(float(numbers[0].replace(",", ".")))
+            if not re.fullmatch(r"-?\d+", numbers[0]):
+                raise ParseError(f"Please give {what} as a whole number from 0 to 10.")
+            value = int(numbers[0])
         else:
             words = [w for w in re.findall(r"[a-z]+", lowered) if w in _WORD_NUMBERS]
             if not words:
