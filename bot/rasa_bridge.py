@@ -450,18 +450,13 @@ class RasaCoach:
         """Erase Rasa's stored conversation for ``user`` (the /delete request)."""
         from sqlalchemy import text as sql
 
-        from knowledge.db import scrub_after_delete
-
         store = self.agent.tracker_store
         engine = getattr(store, "engine", None) or getattr(getattr(store, "_tracker_store", None), "engine", None)
         if engine is None:
             raise CoachError("this tracker store cannot delete conversations")
         async with self.agent.lock_store.lock(user):
             with engine.begin() as conn:
-                if engine.dialect.name == "sqlite":  # Rasa's engine: zero the deleted bytes too
-                    conn.exec_driver_sql("PRAGMA secure_delete=ON")
                 conn.execute(sql("DELETE FROM events WHERE sender_id = :sender"), {"sender": user})
-            scrub_after_delete(engine)
         # Files written for this person (charts, exports) go too.
         safe = _safe_name(user)
         for path in (self.chart_dir / f"progress-{safe}.png", self.chart_dir / _safe_name(f"coach-export-{user}.json")):

@@ -6,7 +6,6 @@ SQLAlchemy 2.0 style on the 1.4 release that Rasa pins: ``future=True`` engines 
 """
 from __future__ import annotations
 
-import logging
 import os
 import sqlite3
 import time
@@ -63,28 +62,7 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     # a power loss can be lost, not a process kill.
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    # A deleted row's bytes are overwritten with zeros, so /delete does not leave a person's
-    # text in free pages of the file until they happen to be reused.
-    cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
-
-
-def scrub_after_delete(engine: Engine) -> bool:
-    """After a person's rows are deleted: on SQLite, copy the WAL into the file (where
-    ``secure_delete`` has zeroed the rows) and truncate it, so the deleted text is in neither.
-    The rows are already gone when this runs, so a checkpoint that a reader blocks (after the
-    busy timeout) is logged as an error, not raised: SQLite's next automatic checkpoint
-    completes it. Returns whether the WAL was emptied."""
-    if engine.dialect.name != "sqlite" or engine.url.database in (None, "", ":memory:"):
-        return True
-    with engine.connect() as conn:
-        busy, _log, _done = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()
-    if busy:
-        logging.getLogger(__name__).error(
-            "the SQLite checkpoint after a deletion was blocked by a reader; deleted rows stay in the WAL "
-            "until the next checkpoint"
-        )
-    return not busy
 
 
 _engines: dict[str, Engine] = {}

@@ -145,31 +145,6 @@ def test_delete_with_confirmation_erases_every_row(coach: Any, loop: asyncio.Abs
 
 
 @pytest.mark.slow
-def test_deleted_text_is_not_left_in_the_sqlite_file(coach: Any, loop: asyncio.AbstractEventLoop) -> None:
-    # Without secure_delete and the checkpoint after /delete, both markers were still in the raw
-    # bytes of the database or its WAL (checked by removing scrub_after_delete and the pragma).
-    url = os.environ["DATABASE_URL"]
-    if not url.startswith("sqlite:///"):
-        pytest.skip("SQLite only: PostgreSQL keeps no single file a reader could scan")
-    path = Path(url.removeprefix("sqlite:///"))
-    user = "privacy-scrub"
-    seed(user, "zq-goal-marker-7731")
-    say(coach, loop, user, "how do i do a glute bridge zqmessagemarker")
-    files = [path, path.with_name(path.name + "-wal")]
-
-    def raw() -> bytes:
-        return b"".join(f.read_bytes() for f in files if f.exists())
-
-    assert b"zq-goal-marker-7731" in raw() and b"zqmessagemarker" in raw()
-    say(coach, loop, user, "/delete_data")
-    say(coach, loop, user, "/delete_confirm")
-    assert rows_about(user) == {}
-    leftover = raw()
-    assert b"zq-goal-marker-7731" not in leftover
-    assert b"zqmessagemarker" not in leftover
-
-
-@pytest.mark.slow
 def test_delete_also_removes_files_written_for_the_user(coach: Any, loop: asyncio.AbstractEventLoop) -> None:
     # MISSING protection (fails today): the export JSON (coach-export-<user>.json) and the
     # progress chart (progress-<user>.png) stay in var/charts after /delete. Fix: in
