@@ -201,15 +201,10 @@ class FakeTelegram:
     ) -> dict[str, Any]:
         """A Message object as Telegram would send it."""
         user_id = from_id if from_id is not None else abs(chat_id)
-        chat: dict[str, Any] = {"id": chat_id, "type": chat_type}
-        if chat_type == "private":
-            chat["first_name"] = "Trainee"
-        else:
-            chat["title"] = "Group"
         message: dict[str, Any] = {
             "message_id": next(self._message_ids),
             "date": int(time.time()),
-            "chat": chat,
+            "chat": _chat(chat_id, chat_type),
             "from": {"id": user_id, "is_bot": False, "first_name": "Trainee", "language_code": "en"},
         }
         if text is not None:
@@ -237,12 +232,10 @@ class FakeTelegram:
     ) -> dict[str, Any]:
         """A press of an inline button whose callback_data is ``data`` (in a group when
         ``chat_type`` says so)."""
-        chat: dict[str, Any] = {"id": chat_id, "type": chat_type}
-        chat.update({"first_name": "Trainee"} if chat_type == "private" else {"title": "Group"})
         message = {
             "message_id": message_id or next(self._message_ids),
             "date": int(time.time()),
-            "chat": chat,
+            "chat": _chat(chat_id, chat_type),
             "from": self.bot_user,
             "text": "(the message with the button)",
         }
@@ -413,6 +406,12 @@ class FakeTelegram:
         if "chat_id" not in params:
             return True
         return {**self._sent_message(params, text="(edited)"), "message_id": int(params.get("message_id", 0))}
+
+
+def _chat(chat_id: int, chat_type: str) -> dict[str, Any]:
+    """A Chat object: a private chat has the person's first name, a group its title."""
+    names = {"first_name": "Trainee"} if chat_type == "private" else {"title": "Group"}
+    return {"id": chat_id, "type": chat_type, **names}
 
 
 def _utf16_len(text: str) -> int:
