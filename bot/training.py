@@ -104,6 +104,10 @@ def fingerprint(project: Project | None = None, hashes: dict[str, str] | None = 
     return digest.hexdigest()
 
 
+# Prefix of an archive Rasa is still writing (see _train); never matches "coach-*.tar.gz".
+PARTIAL_PREFIX = "partial-"
+
+
 def model_path_for(fp: str, project: Project | None = None) -> Path:
     return _project(project).models_dir / f"coach-{fp[:16]}.tar.gz"
 
@@ -217,11 +221,21 @@ def _train(force: bool, progress: Callable[[str], None], project: Project) -> Pa
     shown_log = _shown(TRAIN_LOG)
     progress(f"[{step}/{steps}] Training the Rasa model (about {terminal.format_duration(expected)}; "
              f"Rasa's output goes to {shown_log})…")
+    # Rasa writes the archive under a partial name that is renamed only once complete: a
+    # training killed half-way (Ctrl+C, SIGKILL, a timeout) must not leave a truncated file under
+    # the model's own name, which every later command would take for the up-to-date model.
+    for leftover in project.models_dir.glob(f"{PARTIAL_PREFIX}*"):  # we hold the training lock
+        leftover.unlink(missing_ok=True)
+    partial = target.with_name(f"{PARTIAL_PREFIX}{os.getpid()}-{target.name}")
     started = time.monotonic()
-    result = _train_logged(project, target, progress, expected, full)
+    try:
+        result = _train_logged(project, partial, progress, expected, full)
+        if result.code != 0 or not result.model or not Path(result.model).exists():
+            raise CoachError(f"training failed (Rasa exit code {result.code}); the reason is at the end of {shown_log}")
+        os.replace(result.model, target)
+    finally:
+        partial.unlink(missing_ok=True)
     seconds = time.monotonic() - started
-    if result.code != 0 or not result.model or not Path(result.model).exists():
-        raise CoachError(f"training failed (Rasa exit code {result.code}); the reason is at the end of {shown_log}")
     manifest_path(target).write_text(json.dumps(
         {"fingerprint": fp, "rasa": rasa_version(), "seconds": round(seconds, 1),
          "trained_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "inputs": hashes}, indent=1) + "\n", encoding="utf-8")

@@ -77,3 +77,38 @@ def test_output_to_sends_both_descriptors_to_the_log_and_restores_them(tmp_path:
     assert "from fd 1" in text and "from fd 2" in text and "to the terminal" not in text
     captured = capfd.readouterr()
     assert "to the terminal" in captured.err and "after" in captured.err and "from fd" not in captured.err + captured.out
+
+
+class _Result:
+    def __init__(self, model: Path) -> None:
+        self.code, self.model = 0, str(model)
+
+
+def test_a_training_killed_while_writing_leaves_no_model_under_its_name(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Seen: `timeout` killed a training while Rasa wrote the archive; the truncated file had the
+    # model's own name, so every later command took it for the up-to-date model and failed
+    # with "Compressed file ended before the end-of-stream marker was reached".
+    from bot import training
+
+    def killed_half_way(output: Path, model_name: str, *_args: object) -> None:
+        (output / f"{model_name}.tar.gz").write_bytes(b"\x1f\x8b half an archive")
+        raise KeyboardInterrupt  # what Ctrl+C raises; SIGKILL would stop at the same point
+
+    monkeypatch.setattr(training, "train_rasa", killed_half_way)
+    with pytest.raises(KeyboardInterrupt):
+        training.train(progress=lambda _line: None, project=project)
+    assert training.current_model(project) is None
+    assert not list(project.models_dir.glob("coach-*.tar.gz"))
+
+    def trains(output: Path, model_name: str, *_args: object) -> _Result:
+        archive = output / f"{model_name}.tar.gz"
+        archive.write_bytes(b"a whole archive")
+        return _Result(archive)
+
+    monkeypatch.setattr(training, "train_rasa", trains)
+    model = training.train(progress=lambda _line: None, project=project)
+    assert model == training.current_model(project)
+    assert model.read_bytes() == b"a whole archive"
+    assert [p.name for p in project.models_dir.iterdir() if p.name.endswith(".tar.gz")] == [model.name]
