@@ -26,6 +26,7 @@ from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.ext import ExtBot
 
+from bot.telegram_render import retry_after_seconds
 from knowledge import reminders
 from knowledge.clock import SYSTEM_CLOCK, Clock, FixedClock
 from knowledge.db import in_chunks
@@ -279,7 +280,7 @@ class ReminderScheduler:
                         chat_id=_chat_id(claim.user_id), text=text, reply_markup=reminder_keyboard()
                     )
                 except RetryAfter as exc:
-                    wait = _seconds(exc.retry_after)
+                    wait = retry_after_seconds(exc.retry_after)
                     logger.info("reminder rate limited; retrying in %.1fs", wait)
                     error = "rate limited"
                     await self._sleep(wait)
@@ -367,10 +368,6 @@ def _chat_id(user_id: str) -> int | str:
     return int(user_id) if user_id.lstrip("-").isdigit() else user_id
 
 
-def _seconds(value: int | timedelta) -> float:
-    return value.total_seconds() if isinstance(value, timedelta) else float(value)
-
-
 # --- own process ----------------------------------------------------------------------------
 
 
@@ -389,7 +386,9 @@ async def run_scheduler_process(
 ) -> None:
     """Run a scheduler worker until ``stop`` is set or SIGTERM/SIGINT arrives (Telegram errors
     propagate). ``database_url`` None: ``DATABASE_URL`` or the embedded SQLite file."""
-    from bot.telegram_app import guard_token_in_logs, make_rate_limiter
+    from telegram.request import HTTPXRequest
+
+    from bot.telegram_app import SEND_READ_TIMEOUT_S, guard_token_in_logs, make_rate_limiter
     from knowledge.db import create_all, make_engine, session_factory
 
     guard_token_in_logs(token)
@@ -405,8 +404,10 @@ async def run_scheduler_process(
     bot = ExtBot(
         token,
         base_url=base_url or "https://api.telegram.org/bot",
+        # A late answer is waited for, not taken for a lost send (which would be sent again).
+        request=HTTPXRequest(read_timeout=SEND_READ_TIMEOUT_S),
         # The scheduler retries by itself (and honours Retry-After).
-        rate_limiter=make_rate_limiter(overall_rate=overall_rate, max_retries=0),
+        rate_limiter=make_rate_limiter(overall_rate=overall_rate, retry_after_budget_s=0),
     )
     scheduler = ReminderScheduler(
         bot, session_factory(engine), clock=clock, worker_id=worker_id, interval=interval,

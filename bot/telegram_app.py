@@ -17,6 +17,7 @@ import json
 import logging
 import os
 import re
+import time
 from collections import defaultdict
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ from aiolimiter import AsyncLimiter
 from sqlalchemy.orm import sessionmaker
 from telegram import BotCommand, Message, Update
 from telegram.constants import ChatAction, ChatType
-from telegram.error import TelegramError
+from telegram.error import RetryAfter, TelegramError
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -38,7 +39,7 @@ from telegram.ext import (
 )
 
 from bot.scheduler import ReminderScheduler, ReminderText
-from bot.telegram_render import CallbackPayloads, send_turn
+from bot.telegram_render import CallbackPayloads, retry_after_seconds, send_text, send_turn
 from bot.turns import Coach
 from knowledge.clock import SYSTEM_CLOCK, Clock
 
@@ -126,10 +127,29 @@ def guard_token_in_logs(token: str) -> None:
 # --- rate limiting --------------------------------------------------------------------------
 
 
+# How long the bot waits for Telegram's answer to a request it has sent.
+SEND_READ_TIMEOUT_S = 30.0
+# How long, in all, one message waits out Telegram's 429s (``RetryAfter``) before it is given up.
+RETRY_AFTER_BUDGET_S = 120.0
+
+
+class _RetryBudgetSpent(Exception):
+    """Raised through AIORateLimiter's retry loop (which retries only ``RetryAfter``) when
+    waiting again would pass the budget; carries the last ``RetryAfter``."""
+
+    def __init__(self, retry_after: RetryAfter) -> None:
+        super().__init__(str(retry_after))
+        self.retry_after = retry_after
+
+
 class ChatRateLimiter(AIORateLimiter):
-    """AIORateLimiter (overall and group limits, RetryAfter retries) plus a limit per private
+    """AIORateLimiter (overall and group limits, RetryAfter waited out) plus a limit per private
     chat, which AIORateLimiter leaves unlimited: on average ``private_chat_rate`` messages per
-    second with short bursts of ``private_chat_burst``."""
+    second with short bursts of ``private_chat_burst``.
+
+    429s are retried by time, not count: as often as Telegram asks, while the waits add up to
+    at most ``retry_after_budget_s`` for the message (0: never retried here; the caller
+    handles ``RetryAfter`` itself, as the reminder scheduler does)."""
 
     def __init__(
         self,
@@ -137,12 +157,18 @@ class ChatRateLimiter(AIORateLimiter):
         overall_rate: float = 30.0,
         private_chat_rate: float = 1.0,
         private_chat_burst: int = 3,
-        max_retries: int = 2,
+        retry_after_budget_s: float = RETRY_AFTER_BUDGET_S,
     ) -> None:
-        super().__init__(overall_max_rate=overall_rate, overall_time_period=1, max_retries=max_retries)
+        super().__init__(overall_max_rate=overall_rate, overall_time_period=1, max_retries=self._retries(retry_after_budget_s))
         self._private_rate = private_chat_rate
         self._private_burst = private_chat_burst
         self._private: dict[int, AsyncLimiter] = {}
+        self._retry_after_budget_s = retry_after_budget_s
+
+    @staticmethod
+    def _retries(budget_s: float) -> int:
+        # AIORateLimiter counts retries; the budget is what bounds them (each wait is >= 1 s).
+        return int(budget_s) + 1 if budget_s > 0 else 0
 
     def _private_limiter(self, chat_id: int) -> AsyncLimiter:
         if len(self._private) > 4096:  # forget idle chats
@@ -155,30 +181,50 @@ class ChatRateLimiter(AIORateLimiter):
             )
         return self._private[chat_id]
 
+    def _bounded(self, callback):  # type: ignore[no-untyped-def]
+        deadline = time.monotonic() + self._retry_after_budget_s
+
+        async def call(*args, **kwargs):  # type: ignore[no-untyped-def]
+            try:
+                return await callback(*args, **kwargs)
+            except RetryAfter as exc:
+                if time.monotonic() + retry_after_seconds(exc.retry_after) > deadline:
+                    raise _RetryBudgetSpent(exc) from exc
+                raise
+
+        return call
+
     async def process_request(self, callback, args, kwargs, endpoint, data, rate_limit_args):  # type: ignore[no-untyped-def, override]
         chat_id = data.get("chat_id")
         try:
             chat_id = int(chat_id)
         except (TypeError, ValueError):
             chat_id = None
-        # Only messages count towards a chat's pace, not chat actions or answers to buttons.
-        is_message = endpoint.startswith("send") and endpoint != "sendChatAction"
-        if is_message and chat_id is not None and chat_id > 0 and self._private_rate:
-            async with self._private_limiter(chat_id):
-                return await super().process_request(
-                    callback, args, kwargs, endpoint, data, rate_limit_args
-                )
-        return await super().process_request(callback, args, kwargs, endpoint, data, rate_limit_args)
+        if self._retry_after_budget_s > 0:
+            callback = self._bounded(callback)
+        try:
+            # Only messages count towards a chat's pace, not chat actions or answers to buttons.
+            is_message = endpoint.startswith("send") and endpoint != "sendChatAction"
+            if is_message and chat_id is not None and chat_id > 0 and self._private_rate:
+                async with self._private_limiter(chat_id):
+                    return await super().process_request(
+                        callback, args, kwargs, endpoint, data, rate_limit_args
+                    )
+            return await super().process_request(callback, args, kwargs, endpoint, data, rate_limit_args)
+        except _RetryBudgetSpent as spent:
+            logger.error("Telegram kept answering 429 for %s for over %.0fs: giving up",
+                         endpoint, self._retry_after_budget_s)
+            raise spent.retry_after from None
 
 
 def make_rate_limiter(
     overall_rate: float = 30.0,
     private_chat_rate: float = 1.0,
     private_chat_burst: int = 3,
-    max_retries: int = 2,
+    retry_after_budget_s: float = RETRY_AFTER_BUDGET_S,
 ) -> ChatRateLimiter:
     """Telegram's limits: at most 30 messages a second overall and about one a second per chat.
-    ``max_retries``: how often a RetryAfter (429) is waited out and retried here.
+    ``retry_after_budget_s``: how long, in all, a message waits out RetryAfter (429) here.
 
     The overall limit is paced, not bursty: AIORateLimiter's default leaky bucket
     ``AsyncLimiter(30, 1)`` lets 30 through at once and then 30 a second, i.e. up to 60 in one
@@ -189,7 +235,7 @@ def make_rate_limiter(
         overall_rate=overall_rate,
         private_chat_rate=private_chat_rate,
         private_chat_burst=private_chat_burst,
-        max_retries=max_retries,
+        retry_after_budget_s=retry_after_budget_s,
     )
     if overall_rate:
         # The same AIORateLimiter, set up again through its own constructor with that bucket.
@@ -197,7 +243,7 @@ def make_rate_limiter(
             limiter,
             overall_max_rate=1,
             overall_time_period=1 / overall_rate,
-            max_retries=max_retries,
+            max_retries=ChatRateLimiter._retries(retry_after_budget_s),
         )
     return limiter
 
@@ -246,7 +292,7 @@ async def converse(
             turn = await asyncio.wait_for(answer, max(0.0, deadline - loop.time()))
         except asyncio.TimeoutError:
             logger.error("coach timed out after %.1fs for chat %s", options.coach_timeout_s, chat_id)
-            await context.bot.send_message(chat_id, APOLOGY)
+            await send_text(context.bot, chat_id, APOLOGY)
             return
         except Exception as exc:
             # The message text stays out of the log; the traceback only at debug level.
@@ -254,7 +300,7 @@ async def converse(
                 "coach failed for chat %s: %s", chat_id, type(exc).__name__,
                 exc_info=logger.isEnabledFor(logging.DEBUG),
             )
-            await context.bot.send_message(chat_id, APOLOGY)
+            await send_text(context.bot, chat_id, APOLOGY)
             return
         finally:
             answer.cancel()  # a no-op once answered; stops the work if we were cancelled
@@ -347,13 +393,13 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if query.message is not None and query.message.chat.type != ChatType.PRIVATE:
         # A button under a message forwarded into (or sent in) a group: coaching is one person
         # in a private chat, so the group gets the pointer, never a trainee record.
-        await context.bot.send_message(query.message.chat.id, PRIVATE_ONLY.format(username=context.bot.username))
+        await send_text(context.bot, query.message.chat.id, PRIVATE_ONLY.format(username=context.bot.username))
         return
     chat_id = query.message.chat.id if query.message else query.from_user.id
     payloads: CallbackPayloads = context.bot_data[PAYLOADS_KEY]
     payload = payloads.decode(query.data or "")
     if payload is None:
-        await context.bot.send_message(chat_id, EXPIRED_BUTTON)
+        await send_text(context.bot, chat_id, EXPIRED_BUTTON)
         return
     if query.message is not None:
         try:  # one press per question: take the keyboard away
@@ -418,6 +464,9 @@ def build_application(
         .token(token)
         .rate_limiter(rate_limiter or make_rate_limiter())
         .concurrent_updates(True)  # one slow coach turn must not hold up other users
+        # Telegram may accept a message and answer late: wait for the answer rather than time
+        # out at PTB's 5 s and send the message again (see bot.telegram_render._with_retry).
+        .read_timeout(SEND_READ_TIMEOUT_S)
         .post_init(_on_startup)
         .post_stop(_on_stop)
     )

@@ -7,10 +7,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import asyncio
 import hashlib
 import logging
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message
@@ -152,28 +155,54 @@ def render_turn(turn: Turn, payloads: CallbackPayloads) -> list[OutgoingMessage]
     return [message for reply in turn.replies for message in render_reply(reply, payloads)]
 
 
-SEND_ATTEMPTS = 3
+# 5xx answers and network errors are retried with back-off for up to this long: longer than a
+# blip (Telegram's own incidents are mostly over within a minute), bounded so a turn does not
+# hold its chat for ever.
+SEND_RETRY_BUDGET_S = 60.0
 SEND_BACKOFF_S = 0.5
+SEND_BACKOFF_MAX_S = 8.0
+
+
+def retry_after_seconds(value: int | float | timedelta) -> float:
+    """``RetryAfter.retry_after`` as seconds (PTB gives an int or, opted in, a timedelta)."""
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
 async def _with_retry(send: Any) -> Message:
-    """Telegram's 5xx answers and timeouts are passing: try again with backoff, so a reply is
-    not lost to one bad moment. 4xx answers (bad request, blocked) are final and not retried;
-    429 is handled by the rate limiter, which waits as Telegram asks."""
-    import asyncio
+    """Telegram's 5xx answers and network errors are passing: try again with back-off (0.5 s,
+    doubling up to 8 s) for up to ``SEND_RETRY_BUDGET_S``, so a reply is not lost to a bad
+    minute. 4xx answers (bad request, blocked) are final and not retried; 429 is waited out by
+    the rate limiter (``ChatRateLimiter``), as often as Telegram asks within its own budget.
 
+    A send that timed out may have reached Telegram (``sendMessage`` has no idempotency key):
+    it is retried, so a reply whose answer never came within the read timeout (30 s, see
+    ``build_application``) can arrive twice. An answer that comes late but within it is not
+    re-sent. docs/deploy.md states this."""
     from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter
 
-    for attempt in range(1, SEND_ATTEMPTS + 1):
+    deadline = time.monotonic() + SEND_RETRY_BUDGET_S
+    delay = SEND_BACKOFF_S
+    attempt = 0
+    while True:
+        attempt += 1
         try:
             return await send()
-        except (BadRequest, Forbidden, RetryAfter):
+        except (BadRequest, Forbidden, RetryAfter):  # BadRequest is a NetworkError in PTB
             raise
-        except NetworkError:  # includes TimedOut and 5xx answers
-            if attempt == SEND_ATTEMPTS:
+        except NetworkError as exc:  # includes TimedOut and 5xx answers
+            if time.monotonic() + delay > deadline:
+                logger.error("Telegram send failed %d times over %.0fs (%s): giving up",
+                             attempt, SEND_RETRY_BUDGET_S, type(exc).__name__)
                 raise
-            await asyncio.sleep(SEND_BACKOFF_S * 2 ** (attempt - 1))
-    raise AssertionError("unreachable")
+            logger.warning("Telegram send failed (%s), try %d; retrying in %.1fs",
+                           type(exc).__name__, attempt, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, SEND_BACKOFF_MAX_S)
+
+
+async def send_text(bot: Bot, chat_id: int | str, text: str) -> Message:
+    """One plain message, with the same retries as a coach's reply (apologies, pointers)."""
+    return await _with_retry(lambda: bot.send_message(chat_id, text))
 
 
 async def send_messages(
@@ -190,9 +219,9 @@ async def send_messages(
                 note = "(The chart could not be drawn this time.)" if message.kind == "photo" else (
                     "(The file could not be prepared this time.)"
                 )
-                sent.append(
-                    await bot.send_message(chat_id, note, reply_markup=message.reply_markup)
-                )
+                sent.append(await _with_retry(
+                    lambda: bot.send_message(chat_id, note, reply_markup=message.reply_markup)
+                ))
                 continue
             data = path.read_bytes()  # bytes, so a retry can send them again
             if message.kind == "photo":

@@ -65,6 +65,9 @@ class Failure:
     retry_after: int | None = None
     delay: float = 0.0  # seconds to wait before answering
     description: str | None = None
+    # With status 200: the call takes effect at once (a message is delivered) and only the
+    # answer comes ``delay`` seconds later, as when Telegram is slow to reply.
+    answer_late: bool = False
 
     def matches(self, method: str, chat_id: int | None) -> bool:
         return (
@@ -172,10 +175,11 @@ class FakeTelegram:
         retry_after: int | None = None,
         delay: float = 0.0,
         description: str | None = None,
+        answer_late: bool = False,
     ) -> Failure:
         """Make the next ``times`` matching calls fail with ``status`` (or, with status 200 and a
-        ``delay``, answer slowly)."""
-        failure = Failure(status, method, chat_id, times, retry_after, delay, description)
+        ``delay``, answer slowly: before acting, or with ``answer_late`` after acting)."""
+        failure = Failure(status, method, chat_id, times, retry_after, delay, description, answer_late)
         self.failures.append(failure)
         return failure
 
@@ -334,6 +338,12 @@ class FakeTelegram:
         failure = next((f for f in self.failures if f.matches(method, call.chat_id)), None)
         if failure is not None:
             failure.times -= 1
+            if failure.status == 200 and failure.answer_late and method != "getUpdates":
+                self.calls.append(call)
+                handler = getattr(self, f"_api_{method}", None)
+                result = True if handler is None else handler(params, files)
+                await asyncio.sleep(failure.delay)  # the client may give up meanwhile
+                return web.json_response({"ok": True, "result": result})
             if failure.delay:
                 await asyncio.sleep(failure.delay)
             if failure.status != 200:

@@ -194,7 +194,7 @@ class RecordedSleep:
 
 @pytest_asyncio.fixture
 async def bot(fake_telegram: FakeTelegram) -> AsyncIterator[ExtBot]:
-    limiter = make_rate_limiter(overall_rate=1000, private_chat_rate=1000, private_chat_burst=100, max_retries=0)
+    limiter = make_rate_limiter(overall_rate=1000, private_chat_rate=1000, private_chat_burst=100, retry_after_budget_s=0)
     async with ExtBot(fake_telegram.token, base_url=fake_telegram.base_url, rate_limiter=limiter) as ext_bot:
         yield ext_bot
 
