@@ -6,6 +6,7 @@ elsewhere (Rasa's action-server contract is unchanged, so it can live on another
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import signal
@@ -60,6 +61,7 @@ class ActionServer:
         self._env = env
         self._process: subprocess.Popen[bytes] | None = None
         self._log_path = VAR_DIR / "action_server.log"
+        self.restarts = 0  # how often supervise() brought it back
 
     def start(self, timeout_s: float = 60.0) -> "ActionServer":
         """Launch the server and wait until it answers."""
@@ -115,6 +117,47 @@ class ActionServer:
                 process.kill()
                 process.wait()
         self._log_file.close()
+
+    async def supervise(
+        self, *, poll_s: float = 0.5, first_delay_s: float = 1.0, max_delay_s: float = 30.0,
+        stable_s: float = 60.0,
+    ) -> None:
+        """Watch the child and start it again, on the same port, whenever it dies (until
+        ``stop()``): after ``first_delay_s``, doubling up to ``max_delay_s`` while it keeps
+        dying, back to ``first_delay_s`` once it has stayed up ``stable_s``. Each death is an
+        ERROR line in the log. Messages meanwhile get ResilientCoach's apology; the first one
+        after it answers again is handled normally.
+
+        Runs as a task in the bot's event loop, so the child is started from the main thread:
+        PR_SET_PDEATHSIG (die_with_parent) is tied to the thread that started it."""
+        delay = first_delay_s
+        up_since = time.monotonic()
+        while True:
+            await asyncio.sleep(poll_s)
+            process = self._process
+            if process is None:
+                return  # stopped
+            code = process.poll()
+            if code is None:
+                if time.monotonic() - up_since >= stable_s:
+                    delay = first_delay_s
+                continue
+            self.restarts += 1
+            log.error(
+                "action server on port %s exited (code %s); starting it again in %.0fs (restart %d)",
+                self.port, code, delay, self.restarts,
+            )
+            await asyncio.sleep(delay)
+            if self._process is not process:
+                return  # stopped meanwhile
+            self._log_file.close()
+            try:
+                self.launch()
+            except OSError as exc:  # could not even fork: try again after the next delay
+                log.error("could not start the action server again: %s", exc)
+                self._process = process
+            up_since = time.monotonic()
+            delay = min(delay * 2, max_delay_s)
 
     def __enter__(self) -> "ActionServer":
         return self.start()

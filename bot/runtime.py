@@ -1,6 +1,7 @@
 """Bring the coach up for a command: model (trained if stale), database, action server, agent."""
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import sys
@@ -26,6 +27,11 @@ def quiet_logs(level: str = "WARNING", token: str | None = None) -> None:
     quiet_structlog(max(logging.WARNING, logging.getLevelName(level)))
 
 
+def _supervisor_ended(task: "asyncio.Task[None]") -> None:
+    if not task.cancelled() and task.exception() is not None:  # loudly: nothing watches it now
+        log.error("the action server supervisor stopped: %r", task.exception(), exc_info=task.exception())
+
+
 @contextlib.asynccontextmanager
 async def coach_session(
     settings: Settings, progress: Callable[[str], None] = lambda m: print(m, file=sys.stderr), workers: int = 1
@@ -45,6 +51,11 @@ async def coach_session(
         server = ActionServer(port=settings.action_server_port, env={"DATABASE_URL": settings.database_url})
         server.launch()  # it starts while the model loads; checked before the first message
         url = server.url
+    # A server that dies (killed, out of memory) is started again: without this, every later
+    # message needing an action got the apology for as long as the bot ran.
+    watch = asyncio.create_task(server.supervise()) if server is not None else None
+    if watch is not None:
+        watch.add_done_callback(_supervisor_ended)
     try:
         if workers > 1:
             from bot.workers import CoachPool, WorkerConfig
@@ -74,5 +85,7 @@ async def coach_session(
         # Timeouts, an action server that is down, a database that blinks: an apology, never a crash.
         yield ResilientCoach(coach, action_timeout_s=settings.action_timeout_s)
     finally:
+        if watch is not None:
+            watch.cancel()
         if server is not None:
             server.stop()

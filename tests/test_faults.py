@@ -610,6 +610,62 @@ async def test_the_real_bot_sends_each_reply_once_through_429s_500s_and_a_late_a
         assert len(tg.calls_to("sendMessage", late, ok_only=False)) == 1
 
 
+def _action_server_of(pid: int) -> int | None:
+    for child in _children(pid):
+        try:
+            if b"actions.server" in Path(f"/proc/{child}/cmdline").read_bytes() and _alive(child):
+                return child
+        except OSError:
+            continue
+    return None
+
+
+@pytest.mark.slow
+async def test_the_real_bot_starts_its_killed_action_server_again(trained_model: Path, tmp_path: Path) -> None:
+    """SIGKILL the action server of ``python -m bot run``: messages meanwhile get the apology,
+    and the bot starts the server again, so the next message is answered normally. Checked
+    without bot.runtime's supervise task: the apology went on for as long as the bot ran."""
+    once_per_run()
+    from tests.test_telegram_real import Process, bot_env, fresh_chat_id, set_now
+
+    chat = int(fresh_chat_id())
+    now_file = tmp_path / "now"
+    set_now(now_file, datetime(2026, 3, 2, 8, 0, tzinfo=timezone.utc))
+    async with FakeTelegram() as tg:
+        bot = Process(["run"], bot_env(tg, now_file), tmp_path / "bot.log").start()
+        try:
+            assert bot.proc is not None
+            await tg.wait_for(lambda: tg.calls_to("setMyCommands"), timeout=600)
+
+            async def answer(command: str) -> str:
+                before = len(tg.texts_to(chat))
+                tg.inject_command(chat, command)
+                got = await tg.wait_for(lambda: tg.texts_to(chat)[before:], timeout=60)
+                return got[0]
+
+            first = await answer("progress")  # needs action_progress
+            assert first != ACTION_APOLOGY, bot.output()[-2000:]
+            old = _action_server_of(bot.proc.pid)
+            assert old is not None
+            os.kill(old, signal.SIGKILL)
+            await wait_until(lambda: not _alive(old), 10)
+            new = await wait_until(lambda: _action_server_of(bot.proc.pid), 30)
+            assert new != old
+            answers = []
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                answers.append(await answer("progress"))
+                if answers[-1] != ACTION_APOLOGY:
+                    break
+                await asyncio.sleep(1)
+            assert answers[-1] == first, (answers, bot.output()[-2000:])
+            assert bot.proc.poll() is None  # the bot itself never went down
+        finally:
+            bot.kill()
+        logged = bot.output() + (PROJECT_ROOT / "var" / "coach.log").read_text(errors="replace")
+        assert "starting it again" in logged
+
+
 async def test_telegram_429_five_times_in_a_row_is_waited_out_and_sent_once(fake_telegram: FakeTelegram) -> None:
     once_per_run()
     # Checked against the limiter before this test (AIORateLimiter max_retries=2): the third
