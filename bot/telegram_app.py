@@ -21,7 +21,7 @@ import time
 from collections import defaultdict
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Awaitable
 
 from aiolimiter import AsyncLimiter
 from sqlalchemy.orm import sessionmaker
@@ -31,6 +31,7 @@ from telegram.error import RetryAfter, TelegramError
 from telegram.ext import (
     AIORateLimiter,
     Application,
+    BaseUpdateProcessor,
     CallbackQueryHandler,
     CommandHandler,
     ContextTypes,
@@ -248,6 +249,52 @@ def make_rate_limiter(
     return limiter
 
 
+# --- one chat at a time, every chat at once -------------------------------------------------
+
+
+class PerChatUpdateProcessor(BaseUpdateProcessor):
+    """Updates run concurrently across chats, one at a time and in order within a chat. An
+    update waits for its chat's turn *before* taking one of the ``max_concurrent_updates``
+    slots, so a chat that sends 300 messages at once queues them in its own line and holds one
+    slot, not 256 (with PTB's plain ``concurrent_updates(True)`` every waiting update held a
+    slot and another chat waited 105 s behind the flood)."""
+
+    def __init__(self, max_concurrent_updates: int = 256) -> None:
+        super().__init__(max_concurrent_updates)
+        self._lines: dict[int, asyncio.Lock] = {}
+        self._waiting: dict[int, int] = {}
+
+    @staticmethod
+    def _chat_of(update: object) -> int | None:
+        chat = update.effective_chat if isinstance(update, Update) else None
+        return chat.id if chat is not None else None
+
+    async def process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        chat = self._chat_of(update)
+        if chat is None:
+            await super().process_update(update, coroutine)
+            return
+        line = self._lines.setdefault(chat, asyncio.Lock())  # asyncio.Lock is first come, first served
+        self._waiting[chat] = self._waiting.get(chat, 0) + 1
+        try:
+            async with line:
+                await super().process_update(update, coroutine)
+        finally:
+            self._waiting[chat] -= 1
+            if not self._waiting[chat]:  # nobody else in this chat's line: forget it
+                del self._waiting[chat]
+                del self._lines[chat]
+
+    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        await coroutine
+
+    async def initialize(self) -> None:
+        pass
+
+    async def shutdown(self) -> None:
+        pass
+
+
 # --- talking to the coach -------------------------------------------------------------------
 
 
@@ -463,7 +510,8 @@ def build_application(
         Application.builder()
         .token(token)
         .rate_limiter(rate_limiter or make_rate_limiter())
-        .concurrent_updates(True)  # one slow coach turn must not hold up other users
+        # One slow coach turn, or one chat's flood, must not hold up other users.
+        .concurrent_updates(PerChatUpdateProcessor())
         # Telegram may accept a message and answer late: wait for the answer rather than time
         # out at PTB's 5 s and send the message again (see bot.telegram_render._with_retry).
         .read_timeout(SEND_READ_TIMEOUT_S)

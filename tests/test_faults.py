@@ -755,6 +755,33 @@ async def test_telegram_slow_answer_does_not_block_other_chats(fake_telegram: Fa
         await fake_telegram.wait_for(lambda: fake_telegram.texts_to(CHAT), timeout=20)
 
 
+async def test_a_chat_flooding_300_messages_does_not_hold_up_another_chat(fake_telegram: FakeTelegram) -> None:
+    """Telegram's own pace (one message a second per chat) with one chat sending 300 at once:
+    the probe chat is answered within 5 s. Checked with PTB's concurrent_updates(True): the
+    flood's waiting updates held every slot and the probe waited about 45 s."""
+    once_per_run()
+    coach = EchoCoach()
+    limiter = make_rate_limiter()
+    app = build_application(coach, fake_telegram.token, fake_telegram.base_url, rate_limiter=limiter)
+    flood, probe = CHAT, CHAT + 1
+    async with running(app, poll_timeout=1):
+        for i in range(300):
+            fake_telegram.inject_text(flood, f"flood {i}")
+        await fake_telegram.wait_for(lambda: len(coach.calls) >= 3, timeout=15)  # the flood is under way
+        started = time.monotonic()
+        fake_telegram.inject_text(probe, "am I heard?")
+        await fake_telegram.wait_for(lambda: fake_telegram.texts_to(probe), timeout=60)
+        waited = time.monotonic() - started
+        flooded = fake_telegram.texts_to(flood)
+        # Stopping waits for every fetched update: let the rest of the flood go at the overall
+        # pace (30/s) instead of one a second.
+        limiter._private_rate = 0
+    assert waited < 5, f"the probe waited {waited:.1f}s behind the flood"
+    assert fake_telegram.texts_to(probe) == ["echo: am I heard?"]
+    # The flood keeps its order (it need not drain in the test).
+    assert flooded == [f"echo: flood {i}" for i in range(len(flooded))]
+
+
 # --- SIGTERM: the bot with a turn in flight -------------------------------------------------
 
 _SLOW_BOT = r"""
