@@ -20,6 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from knowledge.db import make_engine  # noqa: E402
 from knowledge.loader import load  # noqa: E402
 from knowledge.queries import KnowledgeBase  # noqa: E402
+from knowledge.safety.screen import screen_from_file  # noqa: E402
 from knowledge.validate import DEFAULT_CONTENT_DIR, validate  # noqa: E402
 
 FIXTURE_DIR = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "kb_small"
@@ -59,6 +60,8 @@ def main() -> int:
     fault = kb.faults()[0].id
     exercise = next(e.id for e in kb.exercises() if kb.easier(e.id) and kb.harder(e.id)) if any(
         kb.easier(e.id) and kb.harder(e.id) for e in kb.exercises()) else kb.exercises()[0].id
+    # The red-flag screen moved out of KnowledgeBase into knowledge.safety (its own content file).
+    red_flags = screen_from_file()
     queries: list[tuple[str, Callable[[], Any]]] = [
         (f"fault({fault!r})", lambda: kb.fault(fault)),
         (f"exercise({exercise!r})", lambda: kb.exercise(exercise)),
@@ -81,8 +84,8 @@ def main() -> int:
         ("closest_fault(25 words)", lambda: kb.closest_fault(
             "yesterday i tried the single leg glute bridge and then some hip thrusts but honestly my lower back "
             "was doing most of the work and my knees kept caving in")),
-        ("screen_red_flags(benign)", lambda: kb.screen_red_flags("my glutes are sore after training")),
-        ("screen_red_flags(flag)", lambda: kb.screen_red_flags("i went numb between my legs when i wipe")),
+        ("red-flag screen(benign)", lambda: red_flags.screen("my glutes are sore after training")),
+        ("red-flag screen(flag)", lambda: red_flags.screen("i went numb between my legs when i wipe")),
         ("phrasings()", kb.phrasings),
     ]
     print(f"content: {content_dir}  ({sum(1 for _ in kb.all_ids())} ids, fingerprint {kb.fingerprint[:12]})")
