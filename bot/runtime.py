@@ -53,8 +53,9 @@ async def coach_session(
         url = server.url
     # A server that dies (killed, out of memory) is started again: without this, every later
     # message needing an action got the apology for as long as the bot ran.
-    watch = asyncio.create_task(server.supervise()) if server is not None else None
-    if watch is not None:
+    watch: asyncio.Task[None] | None = None
+    if server is not None:
+        watch = asyncio.create_task(server.supervise())
         watch.add_done_callback(_supervisor_ended)
     try:
         if workers > 1:

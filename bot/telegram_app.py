@@ -18,7 +18,6 @@ import logging
 import os
 import re
 import time
-from collections import defaultdict
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, AsyncIterator, Awaitable
@@ -48,7 +47,6 @@ logger = logging.getLogger(__name__)
 
 COACH_KEY = "coach"
 PAYLOADS_KEY = "callback_payloads"
-LOCKS_KEY = "chat_locks"
 SCHEDULER_KEY = "reminder_scheduler"
 OPTIONS_KEY = "front_end_options"
 
@@ -318,40 +316,38 @@ def _metadata(message: Message | None, chat_id: int, source: str) -> dict[str, A
 async def converse(
     context: ContextTypes.DEFAULT_TYPE, chat_id: int, text: str, metadata: dict[str, Any]
 ) -> None:
-    """Hand ``text`` to the coach as ``chat_id``'s message and send the replies. One message
-    per chat at a time, so a quick second message cannot overtake the first."""
+    """Hand ``text`` to the coach as ``chat_id``'s message and send the replies. Runs alone in
+    its chat (PerChatUpdateProcessor), so a quick second message cannot overtake the first."""
     coach: Coach = context.bot_data[COACH_KEY]
     options: FrontEndOptions = context.bot_data[OPTIONS_KEY]
-    lock: asyncio.Lock = context.bot_data[LOCKS_KEY][chat_id]
-    async with lock:
-        answer = asyncio.ensure_future(coach.handle(str(chat_id), text, metadata))
-        try:
-            # "typing…" only when the answer takes a while: most turns take well under a second,
-            # and a chat action per turn would spend a third of the bot's Telegram requests.
-            loop = asyncio.get_running_loop()
-            deadline = loop.time() + options.coach_timeout_s
-            done, _ = await asyncio.wait({answer}, timeout=min(options.typing_after_s, options.coach_timeout_s))
-            if not done:
-                try:
-                    await context.bot.send_chat_action(chat_id, ChatAction.TYPING)
-                except TelegramError:
-                    pass  # only a courtesy
-            turn = await asyncio.wait_for(answer, max(0.0, deadline - loop.time()))
-        except asyncio.TimeoutError:
-            logger.error("coach timed out after %.1fs for chat %s", options.coach_timeout_s, chat_id)
-            await send_text(context.bot, chat_id, APOLOGY)
-            return
-        except Exception as exc:
-            # The message text stays out of the log; the traceback only at debug level.
-            logger.error(
-                "coach failed for chat %s: %s", chat_id, type(exc).__name__,
-                exc_info=logger.isEnabledFor(logging.DEBUG),
-            )
-            await send_text(context.bot, chat_id, APOLOGY)
-            return
-        finally:
-            answer.cancel()  # a no-op once answered; stops the work if we were cancelled
-        await send_turn(context.bot, chat_id, turn, context.bot_data[PAYLOADS_KEY])
+    answer = asyncio.ensure_future(coach.handle(str(chat_id), text, metadata))
+    try:
+        # "typing…" only when the answer takes a while: most turns take well under a second,
+        # and a chat action per turn would spend a third of the bot's Telegram requests.
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + options.coach_timeout_s
+        done, _ = await asyncio.wait({answer}, timeout=min(options.typing_after_s, options.coach_timeout_s))
+        if not done:
+            try:
+                await context.bot.send_chat_action(chat_id, ChatAction.TYPING)
+            except TelegramError:
+                pass  # only a courtesy
+        turn = await asyncio.wait_for(answer, max(0.0, deadline - loop.time()))
+    except asyncio.TimeoutError:
+        logger.error("coach timed out after %.1fs for chat %s", options.coach_timeout_s, chat_id)
+        await send_text(context.bot, chat_id, APOLOGY)
+        return
+    except Exception as exc:
+        # The message text stays out of the log; the traceback only at debug level.
+        logger.error(
+            "coach failed for chat %s: %s", chat_id, type(exc).__name__,
+            exc_info=logger.isEnabledFor(logging.DEBUG),
+        )
+        await send_text(context.bot, chat_id, APOLOGY)
+        return
+    finally:
+        answer.cancel()  # a no-op once answered; stops the work if we were cancelled
+    await send_turn(context.bot, chat_id, turn, context.bot_data[PAYLOADS_KEY])
 
 
 async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -528,7 +524,6 @@ def build_application(
     guard_token_in_logs(token)
     app.bot_data[COACH_KEY] = coach
     app.bot_data[PAYLOADS_KEY] = CallbackPayloads()
-    app.bot_data[LOCKS_KEY] = defaultdict(asyncio.Lock)
     app.bot_data[OPTIONS_KEY] = FrontEndOptions(coach_timeout_s=coach_timeout_s, typing_after_s=typing_after_s)
     if sessions is not None:
         app.bot_data[SCHEDULER_KEY] = ReminderScheduler(
