@@ -21,9 +21,7 @@ class ActionProgress(Action):
         events = daily_check(dispatcher, tracker)
         summary = coaching.progress_summary(engine(), user_id(tracker), clock=clock())
         dispatcher.utter_message(text=summary.text)
-        # The bot draws the chart from this series (drawing is delivery, not an action's job).
-        series = [
-            {"local_date": p.local_date.isoformat(), "done": p.done, "pain": p.pain} for p in summary.series
-        ]
-        dispatcher.utter_message(json_message={"chart": {"series": series}, "caption": "Sessions done and pain, last 4 weeks"})
+        # The bot draws the chart from this data (drawing is delivery, not an action's job).
+        caption = "Your sessions, pain and glute feel since you started"
+        dispatcher.utter_message(json_message={"chart": summary.chart_data(), "caption": caption})
         return events

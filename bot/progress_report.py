@@ -5,7 +5,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
-from bot.charts import render_progress_png
+from bot.charts import chart_from_data, render_progress_png
 from knowledge.clock import SYSTEM_CLOCK, Clock
 from knowledge.coaching import progress_summary
 from knowledge.db import create_all, get_engine, session_factory
@@ -25,7 +25,8 @@ def progress_command(
             print(text)
             return 1, text
     summary = progress_summary(engine, user_id, clock=clock or SYSTEM_CLOCK)
-    path = render_progress_png(summary.series, out_path)
+    series, zones, weeks = chart_from_data(summary.chart_data())
+    path = render_progress_png(series, out_path, zones, weeks)
     text = f"{summary.text}\nChart: {path}"
     print(text)
     return 0, text

@@ -487,18 +487,12 @@ class RasaCoach:
                 turn.replies.append(reply)
 
     def _render_chart(self, user: str, chart: dict[str, Any]) -> str:
-        from datetime import date
-        from types import SimpleNamespace
+        from bot.charts import chart_from_data, render_progress_png
 
-        from bot.charts import render_progress_png
-
-        series = [
-            SimpleNamespace(local_date=date.fromisoformat(p["local_date"]), done=int(p["done"]), pain=p.get("pain"))
-            for p in chart.get("series", [])
-        ]
+        series, zones, weeks = chart_from_data(chart)
         self.chart_dir.mkdir(parents=True, exist_ok=True)
         path = self.chart_dir / f"progress-{_safe_name(user)}.png"
-        render_progress_png(series, path)
+        render_progress_png(series, path, zones, weeks)
         return str(path)
 
     def _write_document(self, user: str, document: dict[str, Any]) -> str:

@@ -1,5 +1,8 @@
-"""Adherence figures: streak, this week vs plan, 7- and 28-day completion, missed days, the chart
-series and the weekly summary text.
+"""Adherence figures: streak, this week vs plan, 7- and 28-day completion, missed days, days since
+the last session, the chart series (daily and weekly) and the summary text.
+
+Every figure the bot states about adherence comes from one function here, so two sentences of
+one reply cannot disagree.
 
 The plan is one session a day. A day counts as *done* when that day's session was completed with
 at least one exercise done. The pure functions take local dates; :func:`load_adherence` reads
@@ -17,7 +20,10 @@ from sqlalchemy.orm import Session
 
 from knowledge.clock import Clock, local_date_of, local_today, week_start
 from knowledge.db import in_chunks
-from knowledge.trainee_models import PainEntry, PlannedSession, SessionItem, Trainee
+from knowledge.trainee_models import CheckIn, PainEntry, PlannedSession, SessionItem, Trainee
+
+# The chart spans the person's whole programme: twelve weeks, from day 1.
+SERIES_DAYS = 84
 
 
 @dataclass(frozen=True)
@@ -25,6 +31,18 @@ class SeriesPoint:
     local_date: date
     done: int  # 1 when the day's session was done, else 0
     pain: int | None  # the highest pain reported that day, if any
+    glute_feel: int | None = None  # 0-10 from that day's latest check-in, if any
+
+
+@dataclass(frozen=True)
+class WeekPoint:
+    """One calendar week (Monday first) of the series: what the weekly chart draws."""
+
+    week_start: date
+    done: int  # sessions done in the week
+    counted: int  # days of the week that count: from the start, up to today (today once done)
+    pain_average: float | None
+    pain_worst: int | None
 
 
 @dataclass(frozen=True)
@@ -37,7 +55,9 @@ class AdherenceReport:
     completion_28: float | None
     missed_yesterday: bool
     missed_in_a_row: int
+    days_since_last: int | None  # None before the first session
     series: tuple[SeriesPoint, ...]
+    weeks: tuple[WeekPoint, ...]
     summary: str
 
 
@@ -93,44 +113,112 @@ def missed_in_a_row(done: set[date], start: date, today: date) -> int:
     return count
 
 
+def days_since_last(done: set[date], today: date) -> int | None:
+    """Whole days from the last done session to today (0 when done today); None before the first."""
+    past = [d for d in done if d <= today]
+    return (today - max(past)).days if past else None
+
+
+def days_word(n: int) -> str:
+    return f"{n} day{'s' if n != 1 else ''}"
+
+
 def daily_series(
-    done: set[date], pain_by_date: Mapping[date, int], start: date, today: date, days: int = 28
+    done: set[date],
+    pain_by_date: Mapping[date, int],
+    start: date,
+    today: date,
+    days: int = SERIES_DAYS,
+    glute_by_date: Mapping[date, int] | None = None,
 ) -> tuple[SeriesPoint, ...]:
     """One point per local date from max(start, today - days + 1) to today."""
+    glute_by_date = glute_by_date or {}
     day = max(start, today - timedelta(days=days - 1))
     points = []
     while day <= today:
-        points.append(SeriesPoint(day, 1 if day in done else 0, pain_by_date.get(day)))
+        points.append(SeriesPoint(day, 1 if day in done else 0, pain_by_date.get(day), glute_by_date.get(day)))
         day += timedelta(days=1)
     return tuple(points)
 
 
-def _pct(value: float | None) -> str:
-    return "no days yet" if value is None else f"{value:.0f}%"
+def weekly_series(series: Iterable[SeriesPoint], today: date) -> tuple[WeekPoint, ...]:
+    """The daily points grouped by calendar week; today counts only once it is done."""
+    weeks: dict[date, list[SeriesPoint]] = {}
+    for p in series:
+        weeks.setdefault(week_start(p.local_date), []).append(p)
+    result = []
+    for monday, points in sorted(weeks.items()):
+        counted = [p for p in points if p.local_date < today or p.done]
+        pains = [p.pain for p in points if p.pain is not None]
+        result.append(WeekPoint(
+            week_start=monday,
+            done=sum(p.done for p in points),
+            counted=len(counted),
+            pain_average=round(sum(pains) / len(pains), 1) if pains else None,
+            pain_worst=max(pains) if pains else None,
+        ))
+    return tuple(result)
 
 
-def summary_text(r: AdherenceReport | dict) -> str:
+def _completion_text(done: set[date], start: date, today: date) -> str:
+    """The completion sentence. Before a whole week has passed it counts the days since the start
+    (a percentage of one day reads as a claim about a week that has not happened)."""
+    since_start = _counted_days(start, start, today, done)
+    if not since_start:
+        return "Completion: nothing to count yet, today is day 1."
+    hit = sum(d in done for d in since_start)
+    if len(since_start) < 7:
+        return f"Completion: {hit} of {days_word(len(since_start))} since you started."
+    week = _counted_days(start, today - timedelta(days=6), today, done)
+    text = f"Completion: {100.0 * sum(d in done for d in week) / len(week):.0f}% of the last 7 days"
+    if len(since_start) > 28:
+        month = _counted_days(start, today - timedelta(days=27), today, done)
+        text += f", {100.0 * sum(d in done for d in month) / len(month):.0f}% of the last 28"
+    elif len(since_start) > 7:
+        text += f", {100.0 * hit / len(since_start):.0f}% since you started"
+    return text + "."
+
+
+def days_left_this_week(done: set[date], start: date, today: date) -> int:
+    """Planned days still ahead this week: today while it is open, and the days after it."""
+    monday = week_start(today)
+    week = [monday + timedelta(days=i) for i in range(7)]
+    return sum(1 for d in week if d >= start and (d > today or (d == today and d not in done)))
+
+
+def summary_text(r: AdherenceReport | dict, done: set[date], start: date) -> str:
     get = r.__getitem__ if isinstance(r, dict) else lambda k: getattr(r, k)
-    lines = [
-        f"This week: {get('week_done')} of {get('week_planned')} sessions.",
-        f"Streak: {get('streak')} day{'s' if get('streak') != 1 else ''} in a row.",
-        f"Completion: {_pct(get('completion_7'))} of the last 7 days, "
-        f"{_pct(get('completion_28'))} of the last 28.",
-    ]
-    pains = [p.pain for p in get("series")[-7:] if p.pain is not None]
+    today = get("today")
+    series = get("series")
+    today_done = today in done
+    left = days_left_this_week(done, start, today)
+    week = f"This week: {get('week_done')} of {get('week_planned')} sessions done"
+    week += f", {days_word(left)} to go." if left > 0 else "."
+    lines = [week, f"Streak: {days_word(get('streak'))} in a row.", _completion_text(done, start, today)]
+    pains = [p.pain for p in series[-7:] if p.pain is not None]
     if pains:
         spread = f"{max(pains)}" if min(pains) == max(pains) else f"between {min(pains)} and {max(pains)}"
         lines.append(f"Pain this past week: {spread} out of 10.")
-    today_done = bool(get("series")) and get("series")[-1].done == 1
+    since = get("days_since_last")
     if get("missed_yesterday") and not today_done:
-        lines.append("Yesterday's session is still open: today is a good day to pick it up again.")
+        if since is None:
+            lines.append("No session yet: today is a good day for the first one.")
+        else:
+            lines.append(f"Your last session was {days_word(since)} ago: today is a good day to pick it up again.")
     return " ".join(lines)
 
 
 def adherence_report(
-    done: Iterable[date], pain_by_date: Mapping[date, int], start: date, today: date
+    done: Iterable[date],
+    pain_by_date: Mapping[date, int],
+    start: date,
+    today: date,
+    glute_by_date: Mapping[date, int] | None = None,
 ) -> AdherenceReport:
-    done_set = set(done)
+    # A session logged on a day before the start (a changed time zone) still counts as done;
+    # only days never count before the start.
+    done_set = {d for d in done if d <= today}
+    series = daily_series(done_set, pain_by_date, start, today, glute_by_date=glute_by_date)
     week_done, week_planned = week_figures(done_set, start, today)
     fields = dict(
         today=today,
@@ -141,9 +229,11 @@ def adherence_report(
         completion_28=completion_percent(done_set, start, today, 28),
         missed_yesterday=missed_yesterday(done_set, start, today),
         missed_in_a_row=missed_in_a_row(done_set, start, today),
-        series=daily_series(done_set, pain_by_date, start, today),
+        days_since_last=days_since_last(done_set, today),
+        series=series,
+        weeks=weekly_series(series, today),
     )
-    return AdherenceReport(**fields, summary=summary_text(fields))
+    return AdherenceReport(**fields, summary=summary_text(fields, done_set, start))
 
 
 def done_dates(db: Session, user_id: str) -> set[date]:
@@ -178,10 +268,25 @@ def pain_by_date(db: Session, user_id: str) -> dict[date, int]:
     return result
 
 
+def glute_feel_by_date(db: Session, user_id: str) -> dict[date, int]:
+    """The glute feel of each day's latest check-in."""
+    result: dict[date, int] = {}
+    rows = db.execute(
+        select(CheckIn.local_date, CheckIn.glute_feel)
+        .where(CheckIn.user_id == user_id)
+        .order_by(CheckIn.at, CheckIn.id)
+    )
+    for day, feel in rows:
+        result[day] = feel
+    return result
+
+
 def load_adherence(db: Session, user_id: str, clock: Clock) -> AdherenceReport:
     trainee = db.get(Trainee, user_id)
     if trainee is None:
         raise LookupError(f"no trainee {user_id!r}")
     today = local_today(clock, trainee.timezone)
     start = local_date_of(trainee.onboarded_at or trainee.created_at, trainee.timezone)
-    return adherence_report(done_dates(db, user_id), pain_by_date(db, user_id), start, today)
+    return adherence_report(
+        done_dates(db, user_id), pain_by_date(db, user_id), start, today, glute_feel_by_date(db, user_id)
+    )

@@ -20,6 +20,9 @@ from sqlalchemy.orm import Session
 from knowledge.adherence import (
     AdherenceReport,
     SeriesPoint,
+    WeekPoint,
+    days_since_last,
+    days_word,
     done_dates,
     load_adherence,
     missed_in_a_row,
@@ -647,12 +650,13 @@ def first_contact_of_day(
                                                 reason=d.reason, at=clock.now(), local_date=today))
                     t.reduce_volume_next = outcome.reduce_sets_by > 0
                     t.start_short_next = offer
-            days = f"{missed} day{'s' if missed != 1 else ''}"
+            since = days_since_last(done, today)
+            gap = (f"It's been {days_word(since)} since your last session." if since is not None
+                   else f"No session yet in the {days_word(missed)} since you started.")
             if offer:
-                question = (f"It's been {days} since your last session. Want the 5-minute version "
-                            "today to get going again, or the full session?")
+                question = f"{gap} Want the 5-minute version today to get going again, or the full session?"
             else:
-                question = f"We missed {days}. Shall we do today's session now?"
+                question = f"We missed {days_word(missed)}. Shall we do today's session now?"
         parts = [p for p in (morning_prompt, question) if p]
         parts += [d.reason for d in decisions if d.changes][:1]
         return FirstContact(True, missed, missed >= 1, question, morning_prompt, decisions, offer,
@@ -668,9 +672,27 @@ class ProgressSummary:
     series: tuple[SeriesPoint, ...]
     report: AdherenceReport
     recent_changes: tuple[str, ...]
+    weeks: tuple[WeekPoint, ...] = ()
+    pain_zones: tuple[tuple[str, int, int], ...] = ()  # (zone id, min, max), lowest first
+
+    def chart_data(self) -> dict:
+        """What the chart is drawn from, as plain data (the bot draws it)."""
+        return {
+            "series": [
+                {"local_date": p.local_date.isoformat(), "done": p.done, "pain": p.pain, "glute_feel": p.glute_feel}
+                for p in self.series
+            ],
+            "zones": [{"id": z, "min": lo, "max": hi} for z, lo, hi in self.pain_zones],
+            "weeks": [
+                {"week_start": w.week_start.isoformat(), "done": w.done, "counted": w.counted} for w in self.weeks
+            ],
+        }
 
 
-def progress_summary(db: DbLike, user_id: str, *, clock: Clock = SYSTEM_CLOCK) -> ProgressSummary:
+def progress_summary(
+    db: DbLike, user_id: str, *, clock: Clock = SYSTEM_CLOCK, content: CoachContent | None = None
+) -> ProgressSummary:
+    zones = tuple((z.id, z.min, z.max) for z in _content(content).rules.zones)
     with _session(db) as s:
         t = _trainee(s, user_id, clock)
         report = load_adherence(s, t.user_id, clock)
@@ -683,7 +705,7 @@ def progress_summary(db: DbLike, user_id: str, *, clock: Clock = SYSTEM_CLOCK) -
         text = report.summary
         if changes:
             text += f" Latest change: {changes[0]}"
-        return ProgressSummary(text, report.series, report, changes)
+        return ProgressSummary(text, report.series, report, changes, report.weeks, zones)
 
 
 @dataclass(frozen=True)

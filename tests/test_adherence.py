@@ -5,7 +5,7 @@ from datetime import date
 
 import pytest
 
-from knowledge.adherence import adherence_report, daily_series, week_figures
+from knowledge.adherence import adherence_report, daily_series, days_since_last, week_figures
 
 
 def april(*days: int) -> set[date]:
@@ -55,10 +55,51 @@ def test_days_before_the_start_do_not_count():
 def test_series_and_summary():
     pain = {date(2024, 4, 27): 3, date(2024, 4, 28): 2, date(2024, 4, 10): 6}
     series = daily_series(DONE, pain, START, date(2024, 4, 28))
-    assert len(series) == 28 and series[0].local_date == START
+    assert len(series) == 28 and series[0].local_date == START  # the series starts on day 1
     assert sum(p.done for p in series) == 20
     assert [p.pain for p in series if p.pain is not None] == [6, 3, 2]
     report = adherence_report(DONE, pain, START, date(2024, 4, 28))
-    assert report.summary.startswith("This week: 6 of 7 sessions. Streak: 2 days in a row.")
-    assert "86% of the last 7 days, 71% of the last 28" in report.summary
+    assert report.summary.startswith("This week: 6 of 7 sessions done. Streak: 2 days in a row.")
+    assert "86% of the last 7 days, 71% since you started" in report.summary
     assert "between 2 and 3 out of 10" in report.summary
+
+
+# Every sentence the summary states, against a hand count. April 2024 starts on a Monday.
+SUMMARY_CASES = [
+    # (start, today, done days, sentences that must appear, sentences that must not)
+    # Day 1, trained: one week sentence, and completion over the one day there is (it once said
+    # "100% of the last 7 days" beside "1 of 6 sessions").
+    (2, 2, (2,), ["This week: 1 of 6 sessions done, 5 days to go.", "Completion: 1 of 1 day since you started."],
+     ["of the last 7 days", "still open", "last session was"]),
+    # Day 1, not trained yet: nothing missed, nothing counted.
+    (2, 2, (), ["This week: 0 of 6 sessions done, 6 days to go.", "Completion: nothing to count yet, today is day 1."],
+     ["last session was", "No session yet:"]),
+    # Four days after the only session (started the 1st, trained the 1st, today the 5th): 1 of 4
+    # counted days, and the last session was 4 days ago (it once said "It's been 3 days").
+    (1, 5, (1,), ["This week: 1 of 7 sessions done, 3 days to go.", "Completion: 1 of 4 days since you started.",
+                  "Your last session was 4 days ago"], ["still open"]),
+    # Started the 3rd and never trained; today the 5th: yesterday was missed, no session yet.
+    (3, 5, (), ["Completion: 0 of 2 days since you started.", "No session yet: today is a good day"],
+     ["last session was"]),
+    # A full first week: 7-day figure only; the 28-day figure waits until there are more days.
+    (1, 7, (1, 2, 3, 5, 6, 7), ["This week: 6 of 7 sessions done.", "Completion: 86% of the last 7 days."],
+     ["since you started", "of the last 28", "to go"]),
+    # Past four weeks: both windows.
+    (1, 30, tuple(range(1, 31, 2)) + (30,), ["of the last 7 days, ", "of the last 28."], ["since you started"]),
+]
+
+
+@pytest.mark.parametrize("start,today,done,present,absent", SUMMARY_CASES)
+def test_summary_sentences(start, today, done, present, absent):
+    report = adherence_report(april(*done), {}, date(2024, 4, start), date(2024, 4, today))
+    for sentence in present:
+        assert sentence in report.summary
+    for sentence in absent:
+        assert sentence not in report.summary
+
+
+@pytest.mark.parametrize("done,today,expected", [
+    ((), 5, None), ((5,), 5, 0), ((1,), 5, 4), ((1, 3), 5, 2), ((1, 9), 5, 4),  # a future day is ignored
+])
+def test_days_since_last(done, today, expected):
+    assert days_since_last(april(*done), date(2024, 4, today)) == expected

@@ -252,3 +252,19 @@ def test_progress_command_writes_chart_and_text(engine, clock, tmp_path, capsys)
     assert "This week: 1 of 7 sessions" in text and "Streak: 1 day in a row" in text
     assert (tmp_path / "p.png").read_bytes()[:4] == b"\x89PNG"
     assert text in capsys.readouterr().out
+
+
+def test_first_contact_counts_days_since_the_last_session(engine, clock):
+    # Trained on Monday the 4th; back on Friday the 8th: three days missed (5th-7th), and the last
+    # session was four days ago (the coach once said "It's been 3 days").
+    onboard(engine, clock)
+    t = Trainee4Weeks(engine, clock)
+    t.train(4, 2, 6)
+    t.morning(8)
+    contact = t.contacts[8]
+    assert contact.missed_days == 3
+    assert contact.offer_short_version  # three missed days: the 5-minute version is offered
+    assert "It's been 4 days since your last session." in contact.text
+    summary = c.progress_summary(engine, USER, clock=clock, content=CONTENT)
+    assert summary.report.days_since_last == 4
+    assert "Your last session was 4 days ago" in summary.text

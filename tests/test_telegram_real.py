@@ -418,7 +418,11 @@ async def test_real_bot_on_the_fake_api(trained_model: Path, tmp_path: Path) -> 
             photo = await tg.wait_for(lambda: tg.calls_to("sendPhoto", chat))
             assert photo[0].files["photo"].startswith(b"\x89PNG\r\n\x1a\n")
             assert len(photo[0].files["photo"]) > 1000  # a drawn chart, not a placeholder
+            png = photo[0].files["photo"]
+            width, height = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
+            assert height > width  # the four panels: sessions, pain, glute feel, weeks
             assert "Streak: 1 day" in summary.params["text"]
+            assert "Completion: 1 of 1 day since you started." in summary.params["text"]
             # 08:30 in Kolkata all along: the 09:00 reminder has not gone out.
             assert not [t for t in me.texts() if t in (PLAIN_REMINDER, SNOOZE_REMINDER)]
 
