@@ -11,13 +11,25 @@ from actions.common import clock, engine, user_id
 from knowledge import coaching
 
 
-def daily_check(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[dict[str, Any]]:
-    """Say what the day's first contact calls for; return the slot events it needs."""
+SHORT = {"title": "5-minute version", "payload": '/start_session{"length": "short"}'}
+FULL = {"title": "Full session", "payload": '/start_session{"length": "full"}'}
+
+
+def daily_contact(
+    dispatcher: CollectingDispatcher, tracker: Tracker
+) -> tuple[list[dict[str, Any]], coaching.FirstContact]:
+    """Say what the day's first contact calls for; return the slot events it needs and the contact.
+
+    The missed-days offer asks "the 5-minute version or the full session?": it carries both
+    buttons, and the caller waits for the answer rather than starting a session under it."""
     contact = coaching.first_contact_of_day(engine(), user_id(tracker), clock=clock())
     if not contact.first_today or not contact.text:
-        return []
-    buttons = []
-    if contact.offer_short_version:
-        buttons.append({"title": "5-minute version", "payload": '/start_session{"length": "short"}'})
-    dispatcher.utter_message(text=contact.text, buttons=buttons or None)
-    return [SlotSet("awaiting_morning_pain", bool(contact.morning_prompt))]
+        return [], contact
+    buttons = [SHORT, FULL] if contact.offer_short_version else None
+    dispatcher.utter_message(text=contact.text, buttons=buttons)
+    return [SlotSet("awaiting_morning_pain", bool(contact.morning_prompt))], contact
+
+
+def daily_check(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[dict[str, Any]]:
+    """:func:`daily_contact` for callers that only need its events."""
+    return daily_contact(dispatcher, tracker)[0]

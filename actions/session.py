@@ -10,7 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.forms import answers_only
 from actions.common import clock, db_session, engine, entity_values, kb, paused_by_red_flag, send, send_refs, user_id, user_text
-from actions.daily import daily_check
+from actions.daily import daily_contact
 from knowledge import answers, coaching, parsing, reminders
 
 DomainDict = dict[str, Any]
@@ -32,7 +32,8 @@ def utter_step(dispatcher: CollectingDispatcher, step: coaching.SessionStep) -> 
     if step.kind == "exercise":
         dispatcher.utter_message(text=step.text, buttons=STEP_BUTTONS)
         if step.exercise_id:
-            send_refs(dispatcher, {"faults": [], "cues": [], "exercises": [step.exercise_id], "red_flag": False})
+            cues = [step.cue_id] if step.cue_id else []
+            send_refs(dispatcher, {"faults": [], "cues": cues, "exercises": [step.exercise_id], "red_flag": False})
         return [SlotSet("session_state", "exercising"), SlotSet("last_exercise", step.exercise_id)]
     dispatcher.utter_message(text=step.text)
     if step.kind == "checkin":
@@ -62,16 +63,18 @@ class ActionSessionStart(Action):
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
         if not require_onboarding(dispatcher, tracker):
             return []
-        events = daily_check(dispatcher, tracker)
+        events, contact = daily_contact(dispatcher, tracker)
         text = user_text(tracker).lower()
-        wants_short = "short" in entity_values(tracker, "length") or any(
+        lengths = entity_values(tracker, "length")
+        wants_short = "short" in lengths or any(
             words in text for words in ("5 min", "five min", "5-min", "short version", "quick version", "short session")
         )
-        step = coaching.start_or_resume_session(
-            engine(), user_id(tracker), short_version=True if wants_short else None, clock=clock()
-        )
-        if step.kind == "exercise" and step.position == 1 and step.why:
-            dispatcher.utter_message(text=f"Today's session, about {step.estimated_minutes} minutes. {step.why}")
+        wants_full = "full" in lengths
+        if contact.offer_short_version and not (wants_short or wants_full):
+            return events  # the offer's buttons are the question: wait for the answer
+        short_version = True if wants_short else False if wants_full else None
+        step = coaching.start_or_resume_session(engine(), user_id(tracker), short_version=short_version, clock=clock())
+        # The first step's text opens with what the session is and how long it takes.
         return events + utter_step(dispatcher, step)
 
 
@@ -93,10 +96,9 @@ class ActionSessionPause(Action):
         return "action_session_pause"
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
-        dispatcher.utter_message(
-            text=coaching.pause_session(engine(), user_id(tracker), clock=clock()),
-            buttons=[{"title": "Resume", "payload": "/start_session"}],
-        )
+        result = coaching.pause_session(engine(), user_id(tracker), clock=clock())
+        buttons = [{"title": "Resume", "payload": "/start_session"}] if result.paused else None
+        dispatcher.utter_message(text=result.text, buttons=buttons)
         return [SlotSet("session_state", "none")]
 
 

@@ -256,6 +256,7 @@ class SessionStep:
     why: str | None = None
     estimated_minutes: int = 0
     short_version: bool = False
+    cue_id: str | None = None  # the knowledge-base id of the cue shown with this step
 
 
 def _today_session(db: Session, t: Trainee, clock: Clock) -> PlannedSession | None:
@@ -292,6 +293,7 @@ def _step(db: Session, ps: PlannedSession, note: str = "") -> SessionStep:
     return SessionStep(
         "exercise", text, ps.id, ps.current_index + 1, len(ps.items), item.exercise_id, item.title,
         dict(item.dosage or {}), dose, item.cue_text, ps.why, ps.estimated_minutes, ps.short_version,
+        item.cue_id,
     )
 
 
@@ -402,14 +404,22 @@ def _advance(s: Session, ps: PlannedSession, event: str, clock: Clock) -> Sessio
     return _step(s, ps, note)
 
 
-def pause_session(db: DbLike, user_id: str, *, clock: Clock = SYSTEM_CLOCK) -> str:
+@dataclass(frozen=True)
+class PauseResult:
+    paused: bool  # False: nothing was running, so there is nothing to resume
+    text: str
+
+
+def pause_session(db: DbLike, user_id: str, *, clock: Clock = SYSTEM_CLOCK) -> PauseResult:
     with _session(db) as s:
         t = _trainee(s, user_id, clock)
         ps = _today_session(s, t, clock)
-        if ps is None or ps.completed_at is not None:
-            return "There is no session running right now."
+        if ps is None or ps.completed_at is not None or not ps.items:
+            return PauseResult(False, "There is no session running right now.")
         ps.status = "paused"
-        return f"Paused at exercise {ps.current_index + 1} of {len(ps.items)}. Say 'resume' when you are ready."
+        return PauseResult(
+            True, f"Paused at exercise {ps.current_index + 1} of {len(ps.items)}. Say 'resume' when you are ready."
+        )
 
 
 # --------------------------------------------------------------------------- check-in & pain
@@ -473,8 +483,12 @@ def _reason_lines(decisions: Sequence[Decision]) -> list[str]:
     changed = [d.reason for d in decisions if d.changes]
     if changed:
         return changed
-    holds = [d.reason for d in decisions if d.kind == "hold"]
-    return holds[:1]
+    # One hold is said: the one that explains the most. A session that did not count says why;
+    # otherwise the exercise closest to moving up ("2 of 3"), not a skipped one at "0 of 3".
+    holds = [d for d in decisions if d.kind == "hold"]
+    if not holds:
+        return []
+    return [max(holds, key=lambda d: (d.rule_id == "hold_not_counted", d.count)).reason]
 
 
 def _log_pain(db: Session, t: Trainee, value: int, source: str, zone: str, clock: Clock) -> None:
@@ -522,8 +536,9 @@ def check_in(
                 )
                 decisions = decide_after_checkin(state, content.catalogue)
                 _store_decisions(s, t, decisions, clock)
-        text = " ".join([zone.advice, *_reason_lines(decisions)])
-        return CheckInResult(zone.id, zone.advice, decisions, text)
+        # Today's plan is finished by now: the zone's after-session answer, not "carry on".
+        text = " ".join([zone.checkin_advice, *_reason_lines(decisions)])
+        return CheckInResult(zone.id, zone.checkin_advice, decisions, text)
 
 
 def record_pain(

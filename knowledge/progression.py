@@ -125,6 +125,11 @@ class PainZone:
     max: int
     advice: str
     sources: tuple[str, ...]
+    after_session: str = ""  # the check-in's answer; falls back to ``advice``
+
+    @property
+    def checkin_advice(self) -> str:
+        return self.after_session or self.advice
 
 
 @dataclass(frozen=True)
@@ -189,6 +194,7 @@ def progression_rules_from_mapping(data: Mapping[str, Any]) -> ProgressionRules:
             max=int(z["max"]),
             advice=str(z["advice"]),
             sources=tuple(z.get("sources") or pm.get("sources") or ()),
+            after_session=str(z.get("after_session") or ""),
         )
         for z in pm.get("zones") or ()
     )
@@ -405,6 +411,7 @@ class Decision:
     to_id: str | None
     rule_id: str
     reason: str
+    count: int = 0  # a building hold: good sessions in a row so far
 
     @property
     def changes(self) -> bool:
@@ -457,6 +464,34 @@ def _regress_or_floor(
         "regress", slot, current, easier.id, rule_id,
         rules.reason(rule_id, from_title=from_title, to_title=easier.title, **fields),
     )
+
+
+def _hold(
+    rules: ProgressionRules, latest: SessionOutcome, slot: str, current: str, title: str, streak: int,
+    progress: Mapping[str, Any],
+) -> Decision:
+    """Staying on the current exercise. When today's session was done but did not count, say why
+    (a plain "0 of 3 good sessions" after a session rated "about right" reads as a contradiction)."""
+    needed = int(progress["sessions_in_a_row"])
+    max_pain, min_glute = int(progress["max_pain"]), int(progress["min_glute_feel"])
+    effort_not = tuple(progress.get("effort_not") or ())
+    item = latest.item_for(slot)
+    misses = []
+    if latest.pain is not None and latest.pain > max_pain:
+        misses.append(f"pain {latest.pain}")
+    if latest.glute_feel is not None and latest.glute_feel < min_glute:
+        misses.append(f"glute feel {latest.glute_feel} of 10")
+    if latest.effort in effort_not:
+        misses.append("effort " + latest.effort.replace("_", " "))
+    if streak == 0 and item is not None and item.result == "done" and misses and any(
+        r["id"] == "hold_not_counted" for r in rules.group("hold")
+    ):
+        return Decision("hold", slot, current, current, "hold_not_counted", rules.reason(
+            "hold_not_counted", from_title=title, what=", ".join(misses), needed=needed,
+            max_pain=max_pain, min_glute_feel=min_glute,
+        ))
+    return Decision("hold", slot, current, current, "hold_building",
+                    rules.reason("hold_building", from_title=title, count=streak, needed=needed), streak)
 
 
 def decide_after_checkin(state: ProgressionState, catalogue: Catalogue) -> tuple[Decision, ...]:
@@ -528,10 +563,7 @@ def decide_after_checkin(state: ProgressionState, catalogue: Catalogue) -> tuple
                     rules.reason("hold_top_of_phase", from_title=title),
                 ))
         else:
-            decisions.append(Decision(
-                "hold", slot, current, current, "hold_building",
-                rules.reason("hold_building", from_title=title, count=streak, needed=needed),
-            ))
+            decisions.append(_hold(rules, latest, slot, current, title, streak, progress))
 
     if not any(d.kind == "regress" for d in decisions):
         decisions = _apply_phase_gate(state, catalogue, decisions)

@@ -113,7 +113,8 @@ def reminder_texts(session: Session, wanted: Sequence[tuple[str, str]], clock: C
     for user, days in missed.items():
         gap = "Yesterday's session didn't happen" if days == 1 else f"No session for {days} days"
         if short_next[user]:
-            offer = "Today there's a 5-minute version to get going again: tap Start now."
+            offer = ("Today there's a 5-minute version to get going again: tap Start now, then choose it "
+                     "or the full session.")
         else:
             offer = (
                 "Short on time? Tap Start now and skip what doesn't fit: a 5-minute version with one "

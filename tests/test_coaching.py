@@ -166,7 +166,8 @@ def test_session_flow_pause_resume_and_events(engine, clock):
     assert first.why and first.cue_text and first.dosage_text
     second = c.session_event(engine, USER, "skip", clock=clock, content=CONTENT)
     assert second.position == 2
-    assert "Paused at exercise 2 of 4" in c.pause_session(engine, USER, clock=clock)
+    paused = c.pause_session(engine, USER, clock=clock)
+    assert paused.paused and "Paused at exercise 2 of 4" in paused.text
     resumed = c.start_or_resume_session(engine, USER, clock=clock, content=CONTENT)
     assert (resumed.position, resumed.exercise_id) == (2, second.exercise_id)
     assert resumed.text.startswith("Picking up where you left off.")
@@ -178,7 +179,9 @@ def test_session_flow_pause_resume_and_events(engine, clock):
     with pytest.raises(c.CoachingError):
         c.session_event(engine, USER, "jump", clock=clock, content=CONTENT)
     result = c.check_in(engine, USER, 2, 7, "about_right", clock=clock, content=CONTENT)
-    assert result.zone == "safe" and result.text.startswith(CONTENT.rules.zone_for(2).advice)
+    assert result.zone == "safe" and result.text.startswith(CONTENT.rules.zone_for(2).checkin_advice)
+    assert "Carry on with today's plan" not in result.text  # today's plan is finished
+    assert "0 of 3" not in result.text  # not the hold of an exercise that was skipped
     assert c.start_or_resume_session(engine, USER, clock=clock, content=CONTENT).kind == "finished"
 
 

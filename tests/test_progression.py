@@ -96,13 +96,13 @@ CHECKIN_CASES = [
     ("pain 4 in the middle breaks the run",
      [session(0, **GOOD, bridge="done"), session(1, 4, 7, bridge="done"), session(2, **GOOD, bridge="done")],
      ("none",), {"hip_extension": ("hold", "hold_building", "bridge")}),
-    ("glute feel 5 is not good enough",
+    ("glute feel 5 is not good enough, and the hold says so",
      [session(0, **GOOD, bridge="done"), session(1, **GOOD, bridge="done"), session(2, 2, 5, bridge="done")],
-     ("none",), {"hip_extension": ("hold", "hold_building", "bridge")}),
+     ("none",), {"hip_extension": ("hold", "hold_not_counted", "bridge")}),
     ("effort too hard does not progress",
      [session(0, **GOOD, bridge="done"), session(1, **GOOD, bridge="done"),
       session(2, 2, 7, "too_hard", bridge="done")],
-     ("none",), {"hip_extension": ("hold", "hold_building", "bridge")}),
+     ("none",), {"hip_extension": ("hold", "hold_not_counted", "bridge")}),
     ("a session without the slot neither counts nor breaks the run",
      [session(0, **GOOD, bridge="done"), session(1, **GOOD, clam="done"), session(2, **GOOD, bridge="done"),
       session(3, **GOOD, bridge="done")],
@@ -115,7 +115,7 @@ CHECKIN_CASES = [
     ("pain above 5 with one exercise flagged regresses only that one",
      [session(0, 7, 5, march_bridge="hurt", side_abduction="done")],
      ("none",), {"hip_extension": ("regress", "regress_pain_during", "bridge"),
-                 "hip_abduction": ("hold", "hold_building", "side_abduction")}),
+                 "hip_abduction": ("hold", "hold_not_counted", "side_abduction")}),
     ("hurt then too hard on the same exercise regresses",
      [session(0, 3, 5, bird_dog="hurt"), session(1, 3, 5, bird_dog="too_hard")],
      ("none",), {"trunk_control": ("regress", "regress_flagged_twice", "dead_bug")}),
@@ -221,3 +221,20 @@ def test_real_exercise_file_reads_when_present():
     assert all(isinstance(e.equipment, frozenset) and e.title for e in infos)
     # every exercise has a slot, so every exercise can appear in a session
     assert [e.id for e in infos if catalogue.slot_of(e.id) is None] == []
+
+
+@pytest.mark.parametrize("pain, glute, effort, says", [
+    (2, 4, "about_right", "(glute feel 4 of 10)"),
+    (4, 7, "about_right", "(pain 4)"),
+    (5, 3, "too_hard", "(pain 5, glute feel 3 of 10, effort too hard)"),
+])
+def test_a_session_that_does_not_count_says_why(pain, glute, effort, says):
+    # "Staying with Bridge — 0 of 3 good sessions" after a session rated "about right" read as a
+    # contradiction: the hold now names what kept it from counting, and what does count.
+    state = ProgressionState(phase="activation", equipment=frozenset({"none"}), slot_levels={},
+                             history=(session(0, pain, glute, effort, bridge="done"),))
+    decision, = [d for d in decide_after_checkin(state, CATALOGUE) if d.slot == "hip_extension"]
+    assert decision.rule_id == "hold_not_counted" and decision.from_id == decision.to_id == "bridge"
+    assert says in decision.reason
+    assert "3 in a row with pain of 3 or less, glute feel of 6 or more" in decision.reason
+    assert "0 of 3" not in decision.reason

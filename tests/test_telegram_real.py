@@ -461,9 +461,18 @@ async def test_real_bot_on_the_fake_api(trained_model: Path, tmp_path: Path) -> 
             offer = await me.expect("No session for 3 days.")
             assert "5-minute version to get going again: tap Start now" in offer.params["text"]
             me.press(offer, "Start now")
-            await me.expect("Want the 5-minute version today")
+            question = await me.expect("Want the 5-minute version today")
+            # The offer waits for its answer, with a button for each choice.
+            assert [b["text"] for b in buttons(question)] == ["5-minute version", "Full session"]
+            steps_before = len([t for t in me.texts() if STEP.search(t)])
+            await asyncio.sleep(1.5)  # a turn's replies go out back to back: a step would be here
+            assert len([t for t in me.texts() if STEP.search(t)]) == steps_before, "a session started under the question"
+            me.press(question, "5-minute version")
             step = await me.expect("1/")
             assert STEP.search(step.params["text"])[3] in catalogue_titles
+            assert int(STEP.search(step.params["text"])[2]) <= 3  # the 5-minute version
+            # The session's opening sentence is said once, in its first step.
+            assert not [t for t in me.texts() if t.startswith("Today's session, about")]
             assert await bot.stop() == 0, bot.output()
         finally:
             bot.kill()

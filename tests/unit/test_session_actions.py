@@ -1,0 +1,87 @@
+"""The session actions with a tracker from a dict and a CollectingDispatcher (Rasa's financial-demo
+way): the session's opening is said once, each step records the cue it shows, and /pause offers
+Resume only when there is something to resume."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions import common
+from actions.session import ActionSessionPause, ActionSessionStart, ActionSessionStep
+from knowledge import coaching
+from knowledge.clock import FixedClock
+from knowledge.loader import load
+
+
+def tracker(text: str, sender: str, intent: str, slots: dict | None = None) -> Tracker:
+    return Tracker.from_dict({
+        "sender_id": sender, "slots": slots or {}, "events": [], "paused": False, "followup_action": None,
+        "active_loop": {}, "latest_action_name": "action_listen",
+        "latest_message": {"text": text, "intent": {"name": intent, "confidence": 1.0}, "entities": []},
+    })
+
+
+@pytest.fixture(scope="module", autouse=True)
+def knowledge_base() -> None:
+    load(common.engine())
+
+
+def onboard(user: str) -> None:
+    coaching.save_onboarding(common.engine(), user, goal="g", equipment=["none", "band"], experience="beginner",
+                             baseline_pain=1, faults=["lumbar_dominance"],
+                             clock=FixedClock(datetime.now(timezone.utc)))
+
+
+def texts(dispatcher: CollectingDispatcher) -> list[str]:
+    return [m["text"] for m in dispatcher.messages if m.get("text")]
+
+
+def all_refs(dispatcher: CollectingDispatcher) -> list[dict]:
+    return [m["custom"]["kb_refs"] for m in dispatcher.messages if (m.get("custom") or {}).get("kb_refs")]
+
+
+def test_steps_say_the_opening_once_and_record_their_cues() -> None:
+    user = "unit-session-cues"
+    onboard(user)
+    dispatcher = CollectingDispatcher()
+    ActionSessionStart().run(dispatcher, tracker("/start_session", user, "start_session"), {})
+    said = texts(dispatcher)
+    step = coaching.start_or_resume_session(common.engine(), user)  # the same step, read back
+    assert step.kind == "exercise" and step.why
+    assert sum(t.count(step.why) for t in said) == 1, said
+    seen_cues = []
+    while True:
+        refs = all_refs(dispatcher)
+        assert refs and refs[-1]["exercises"] == [step.exercise_id]
+        assert refs[-1]["cues"] == ([step.cue_id] if step.cue_id else [])
+        assert step.cue_text is None or step.cue_id, "a cue is shown without its id"
+        seen_cues += refs[-1]["cues"]
+        dispatcher = CollectingDispatcher()
+        events = ActionSessionStep().run(
+            dispatcher, tracker("/session_done", user, "session_done", {"session_state": "exercising"}), {}
+        )
+        step = coaching.start_or_resume_session(common.engine(), user)
+        if step.kind != "exercise":
+            assert any(e.get("name") == "checkin_form" for e in events if e.get("event") == "followup")
+            break
+    assert seen_cues, "no step recorded a cue"
+
+
+def test_pause_offers_resume_only_when_something_runs() -> None:
+    user = "unit-session-pause"
+    onboard(user)
+    dispatcher = CollectingDispatcher()
+    ActionSessionPause().run(dispatcher, tracker("/pause", user, "pause_session"), {})
+    [message] = [m for m in dispatcher.messages if m.get("text")]
+    assert message["text"] == "There is no session running right now."
+    assert not message.get("buttons")
+
+    ActionSessionStart().run(CollectingDispatcher(), tracker("/start_session", user, "start_session"), {})
+    dispatcher = CollectingDispatcher()
+    ActionSessionPause().run(dispatcher, tracker("/pause", user, "pause_session"), {})
+    [message] = [m for m in dispatcher.messages if m.get("text")]
+    assert message["text"].startswith("Paused at exercise 1 of")
+    assert [b["title"] for b in message["buttons"]] == ["Resume"]
