@@ -13,7 +13,7 @@ from datetime import date, timedelta
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Iterator, Sequence, Union
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -26,6 +26,7 @@ from knowledge.adherence import (
     done_dates,
     load_adherence,
     missed_in_a_row,
+    streak,
 )
 from knowledge.clock import (
     SYSTEM_CLOCK,
@@ -40,6 +41,7 @@ from knowledge.progression import (
     CoachContent,
     Decision,
     ItemOutcome,
+    ProgressionRules,
     ProgressionState,
     SessionOutcome,
     apply_decisions,
@@ -520,6 +522,7 @@ def check_in(
         )
         _log_pain(s, t, pain, "checkin", zone.id, clock)
         decisions: tuple[Decision, ...] = ()
+        cheer = ""
         if existing is not None:
             # A corrected answer: keep the figures, but do not run the rules twice for one session.
             existing.pain, existing.glute_feel, existing.effort = pain, glute_feel, effort
@@ -536,9 +539,31 @@ def check_in(
                 )
                 decisions = decide_after_checkin(state, content.catalogue)
                 _store_decisions(s, t, decisions, clock)
+                # No cheering over pain in the top zone.
+                if zone.id != rules.zones[-1].id:
+                    cheer = _encouragement(s, t, rules, clock)
         # Today's plan is finished by now: the zone's after-session answer, not "carry on".
-        text = " ".join([zone.checkin_advice, *_reason_lines(decisions)])
+        text = " ".join(p for p in [zone.checkin_advice, *_reason_lines(decisions), cheer] if p)
         return CheckInResult(zone.id, zone.checkin_advice, decisions, text)
+
+
+def _encouragement(s: Session, t: Trainee, rules: ProgressionRules, clock: Clock) -> str:
+    """The line after a check-in: a streak milestone or the next of the after-session lines, and
+    the count towards the first two weeks' target while they last. Nothing when today's session
+    had no exercise done (it does not count as a day)."""
+    today = _today(t, clock)
+    done = done_dates(s, t.user_id)
+    if today not in done:
+        return ""
+    checkins = s.execute(
+        select(func.count()).select_from(CheckIn).where(CheckIn.user_id == t.user_id, CheckIn.session_id.is_not(None))
+    ).scalar_one()
+    e = rules.encouragement
+    start = _start_date(t)
+    first_weeks = None
+    if today < start + timedelta(days=e.first_weeks_days):
+        first_weeks = sum(1 for d in done if start <= d <= today)
+    return e.line(checkins, streak(done, today), first_weeks)
 
 
 def record_pain(

@@ -147,6 +147,48 @@ class _SafeFormat(dict):
 
 
 @dataclass(frozen=True)
+class Encouragement:
+    after_session: tuple[str, ...] = ()
+    streak_milestones: Mapping[int, str] = field(default_factory=dict)
+    first_weeks_days: int = 14
+    first_weeks_target: int = 6
+    first_weeks_progress: str = ""
+    first_weeks_reached: str = ""
+
+    def line(self, checkins: int, streak: int, first_weeks_done: int | None) -> str:
+        """What to add after the ``checkins``-th check-in (1-based) with a ``streak`` of days in a
+        row; ``first_weeks_done`` is the count within the first weeks, None after them."""
+        parts = []
+        if streak in self.streak_milestones:
+            parts.append(self.streak_milestones[streak])
+        elif self.after_session:
+            parts.append(self.after_session[(checkins - 1) % len(self.after_session)])
+        if first_weeks_done is not None and first_weeks_done <= self.first_weeks_target:
+            template = self.first_weeks_reached if first_weeks_done == self.first_weeks_target else self.first_weeks_progress
+            if template:
+                parts.append(template.format(done=first_weeks_done, target=self.first_weeks_target))
+        return " ".join(parts)
+
+
+def _encouragement(data: Mapping[str, Any], problems: list[str]) -> Encouragement:
+    e = data.get("encouragement") or {}
+    lines = tuple(str(x) for x in e.get("after_session") or ())
+    if e and len(lines) < 2:
+        problems.append("encouragement.after_session needs at least two lines, so none repeats")
+    if len(set(lines)) != len(lines):
+        problems.append("encouragement.after_session has the same line twice")
+    first = e.get("first_weeks") or {}
+    return Encouragement(
+        after_session=lines,
+        streak_milestones={int(k): str(v) for k, v in (e.get("streak_milestones") or {}).items()},
+        first_weeks_days=int(first.get("days", 14)),
+        first_weeks_target=int(first.get("target", 6)),
+        first_weeks_progress=str(first.get("progress") or ""),
+        first_weeks_reached=str(first.get("reached") or ""),
+    )
+
+
+@dataclass(frozen=True)
 class ProgressionRules:
     sources: tuple[str, ...]
     phases: tuple[str, ...]
@@ -155,6 +197,7 @@ class ProgressionRules:
     slots: tuple[SlotRule, ...]
     session: Mapping[str, Any]
     groups: Mapping[str, tuple[Mapping[str, Any], ...]]
+    encouragement: Encouragement = field(default_factory=Encouragement)
 
     def zone_for(self, pain: int) -> PainZone:
         for z in self.zones:
@@ -216,6 +259,7 @@ def progression_rules_from_mapping(data: Mapping[str, Any]) -> ProgressionRules:
             problems.append(f"rules.{required} is missing")
     if not data.get("sources"):
         problems.append("the file needs sources")
+    encouragement = _encouragement(data, problems)
     if problems:
         raise ValueError("progression.yaml: " + "; ".join(problems))
     slots = tuple(
@@ -235,6 +279,7 @@ def progression_rules_from_mapping(data: Mapping[str, Any]) -> ProgressionRules:
         slots=slots,
         session=dict(data.get("session") or {}),
         groups=groups,
+        encouragement=encouragement,
     )
 
 

@@ -271,3 +271,30 @@ def test_first_contact_counts_days_since_the_last_session(engine, clock):
     summary = c.progress_summary(engine, USER, clock=clock, content=CONTENT)
     assert summary.report.days_since_last == 4
     assert "Your last session was 4 days ago" in summary.text
+
+
+def test_encouragement_varies_marks_milestones_and_counts_the_first_two_weeks(engine, clock):
+    onboard(engine, clock)  # Monday the 4th is day 1
+    t = Trainee4Weeks(engine, clock)
+    e = CONTENT.rules.encouragement
+    said: dict[int, str] = {}
+    pains = {4: 2, 5: 2, 6: 2, 7: 7, 8: 1, 9: 2, 10: 1, 12: 2, 13: 2, 18: 2, 19: 2}
+    for day, pain in pains.items():
+        t.morning(day)
+        said[day] = t.train(day, pain, 6).text
+    lines = {day: [line for line in e.after_session if line in text] for day, text in said.items()}
+    # Never the same line on two sessions in a row.
+    days = sorted(lines)
+    for a, b in zip(days, days[1:]):
+        assert not (lines[a] and lines[a] == lines[b]), (a, b, lines[a])
+    # Streak milestones: the 6th is the 3rd day in a row, the 10th the 7th.
+    assert e.streak_milestones[3] in said[6] and e.streak_milestones[7] in said[10]
+    # Pain of 7: no cheering and no milestone, only the zone and the plan.
+    assert not lines[7] and not any(m in said[7] for m in e.streak_milestones.values())
+    # Counting towards 6 sessions in the first 14 days (4th-17th), by hand: the 7th (pain 7) counts
+    # as a session but says nothing, so the 8th is the 5th; the 9th reaches the target.
+    for n, day in ((1, 4), (2, 5), (3, 6), (5, 8)):
+        assert f"That's {n} of the 6 sessions we aim for in your first two weeks." in said[day]
+    assert "That's 6 sessions in your first two weeks: the target is reached." in said[9]
+    assert "first two weeks" not in said[10] and "first two weeks" not in said[12]  # past the target
+    assert "first two weeks" not in said[18]  # day 15 onwards
