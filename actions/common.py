@@ -70,6 +70,16 @@ def send(dispatcher: CollectingDispatcher, answer: Answer) -> None:
     send_refs(dispatcher, answer.refs())
 
 
+def send_picture(dispatcher: CollectingDispatcher, exercise_id: str) -> None:
+    """The exercise's picture, as data the bot draws (drawing is delivery, not an action's job)."""
+    exercise = kb().get("exercise", exercise_id)
+    if exercise is None or not exercise.positions:
+        return
+    positions = {key: dict(value) for key, value in exercise.positions.items()}
+    dispatcher.utter_message(json_message={"picture": {"exercise": exercise.id, "title": exercise.title,
+                                                       "positions": positions}})
+
+
 def send_refs(dispatcher: CollectingDispatcher, refs: dict[str, Any]) -> None:
     if any(refs.get(k) for k in ("faults", "cues", "exercises", "activities", "red_flag")):
         dispatcher.utter_message(json_message={"kb_refs": refs})

@@ -8,7 +8,9 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import classified, clock, db_session, engine, entity_values, kb, send, user_id, user_text
+from actions.common import (
+    classified, clock, db_session, engine, entity_values, kb, send, send_picture, user_id, user_text,
+)
 from knowledge import answers
 
 DomainDict = dict[str, Any]
@@ -117,6 +119,7 @@ class ActionHowto(Action):
         if exercise_id is None:
             send(dispatcher, answers.unknown_item_answer("exercise"))
             return []
+        send_picture(dispatcher, exercise_id)
         send(dispatcher, answers.howto_answer(kb(), exercise_id))
         return [SlotSet("last_exercise", exercise_id)]
 

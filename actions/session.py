@@ -9,7 +9,9 @@ from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.forms import answers_only
-from actions.common import clock, db_session, engine, entity_values, kb, paused_by_red_flag, send, send_refs, user_id, user_text
+from actions.common import (
+    clock, db_session, engine, entity_values, kb, paused_by_red_flag, send, send_picture, send_refs, user_id, user_text,
+)
 from actions.daily import daily_contact
 from knowledge import answers, coaching, parsing, reminders
 
@@ -30,6 +32,8 @@ def in_session(tracker: Tracker) -> bool:
 def utter_step(dispatcher: CollectingDispatcher, step: coaching.SessionStep) -> list[dict[str, Any]]:
     """Show a session step and set ``session_state`` so the rules can open the check-in."""
     if step.kind == "exercise":
+        if step.exercise_id:
+            send_picture(dispatcher, step.exercise_id)
         dispatcher.utter_message(text=step.text, buttons=STEP_BUTTONS)
         if step.exercise_id:
             cues = [step.cue_id] if step.cue_id else []

@@ -15,7 +15,7 @@ def render(turn: Turn) -> tuple[str, list[str]]:
         if reply.text:
             lines.append(reply.text)
         if reply.image:
-            lines.append(f"[chart saved to {reply.image}]")
+            lines.append(f"[picture saved to {reply.image}]")
         if reply.document:
             lines.append(f"[file saved to {reply.document}]")
         for button in reply.buttons:

@@ -468,9 +468,11 @@ class RasaCoach:
             if isinstance(custom, dict) and custom.get("delete_conversation"):
                 turn.delete_conversation = True
                 continue
-            if isinstance(custom, dict) and ("kb_refs" in custom or "chart" in custom or "document" in custom):
+            if isinstance(custom, dict) and any(k in custom for k in ("kb_refs", "chart", "document", "picture")):
                 if "kb_refs" in custom:
                     merge_refs(turn.refs, custom["kb_refs"])
+                if "picture" in custom:
+                    turn.replies.append(Reply(text="", image=self._picture(custom["picture"])))
                 if "chart" in custom:
                     turn.replies.append(Reply(text=custom.get("caption", ""), image=self._render_chart(turn.user, custom["chart"])))
                 if "document" in custom:
@@ -494,6 +496,13 @@ class RasaCoach:
         path = self.chart_dir / f"progress-{_safe_name(user)}.png"
         render_progress_png(series, path, zones, weeks)
         return str(path)
+
+    def _picture(self, picture: dict[str, Any]) -> str:
+        """An exercise's picture: drawn once per content, shared by everyone (nothing personal)."""
+        from bot.pictures import picture_path
+
+        return str(picture_path(self.chart_dir / "pictures", str(picture["exercise"]), str(picture.get("title", "")),
+                                picture["positions"]))
 
     def _write_document(self, user: str, document: dict[str, Any]) -> str:
         import json

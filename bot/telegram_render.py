@@ -205,6 +205,33 @@ async def send_text(bot: Bot, chat_id: int | str, text: str) -> Message:
     return await _with_retry(lambda: bot.send_message(chat_id, text))
 
 
+# A picture Telegram already has is sent by its file id: no upload, and it shows at once.
+# Keyed by the bytes' digest (an exercise's picture is the same for everyone); per process.
+_PHOTO_IDS: OrderedDict[str, str] = OrderedDict()
+PHOTO_ID_CACHE = 512
+
+
+async def _send_photo(bot: Bot, chat_id: int | str, data: bytes, markup: InlineKeyboardMarkup | None) -> Message:
+    from telegram.error import BadRequest
+
+    key = hashlib.sha256(data).hexdigest()
+    file_id = _PHOTO_IDS.get(key)
+    if file_id is not None:
+        try:
+            message = await _with_retry(lambda: bot.send_photo(chat_id, file_id, reply_markup=markup))
+            _PHOTO_IDS.move_to_end(key)
+            return message
+        except BadRequest as exc:  # e.g. the bot's token changed: its file ids are no longer valid
+            logger.warning("Telegram refused a cached photo id (%s): uploading the picture again", exc)
+            _PHOTO_IDS.pop(key, None)
+    message = await _with_retry(lambda: bot.send_photo(chat_id, data, reply_markup=markup))
+    if message.photo:
+        _PHOTO_IDS[key] = message.photo[-1].file_id
+        while len(_PHOTO_IDS) > PHOTO_ID_CACHE:
+            _PHOTO_IDS.popitem(last=False)
+    return message
+
+
 async def send_messages(
     bot: Bot, chat_id: int | str, messages: list[OutgoingMessage]
 ) -> list[Message]:
@@ -225,9 +252,7 @@ async def send_messages(
                 continue
             data = path.read_bytes()  # bytes, so a retry can send them again
             if message.kind == "photo":
-                sent.append(await _with_retry(
-                    lambda: bot.send_photo(chat_id, data, reply_markup=message.reply_markup)
-                ))
+                sent.append(await _send_photo(bot, chat_id, data, message.reply_markup))
             else:
                 sent.append(await _with_retry(
                     lambda: bot.send_document(chat_id, data, filename=path.name, reply_markup=message.reply_markup)

@@ -61,6 +61,7 @@ class KbExercise(Base):
     dosage = Column(JSON, nullable=False)
     steps = Column(JSON, nullable=False)
     cautions = Column(JSON, nullable=False)
+    positions = Column(JSON, nullable=False, default=dict)  # {"start": pose, "end": pose}: the picture
 
 
 class KbRedFlag(Base):

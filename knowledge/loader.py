@@ -132,6 +132,7 @@ def desired_rows(content: ContentSet) -> dict[Table, TableRows]:
                          "source": t.get("source")} for t in item["targets"]],
             "phase": item["phase"], "level": item["level"], "equipment": list(item["equipment"]),
             "dosage": item["dosage"], "steps": list(item["steps"]), "cautions": list(item["cautions"]),
+            "positions": item["positions"],
         }
         _links(table_rows(KbExerciseCue), "exercise_id", item["id"], "cue_id", item["cues"])
         _links(table_rows(KbExerciseMistake), "exercise_id", item["id"], "fault_id", item["mistakes"])

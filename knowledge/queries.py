@@ -122,6 +122,7 @@ class ExerciseView:
     harder: tuple[str, ...]
     cautions: tuple[str, ...]
     sources: tuple[str, ...]
+    positions: Mapping[str, Any] = MappingProxyType({})  # start and end poses: what its picture shows
 
     @property
     def muscles(self) -> tuple[str, ...]:
@@ -335,7 +336,7 @@ class KnowledgeBase:
                 steps=tuple(r["steps"]), cues=exercise_cues.get(r["id"], ()),
                 mistakes=mistakes.get(r["id"], ()), easier=tuple(steps.get((r["id"], "easier"), ())),
                 harder=tuple(steps.get((r["id"], "harder"), ())), cautions=tuple(r["cautions"]),
-                sources=src("exercise", r["id"]),
+                sources=src("exercise", r["id"]), positions=MappingProxyType(dict(r.get("positions") or {})),
             ) for r in rows(KbExercise, KbExercise.position)]
             red_flags = [RedFlagView(
                 id=r["id"], title=r["title"], aliases=tuple(r["aliases"]), urgency=r["urgency"],

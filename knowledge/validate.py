@@ -104,6 +104,60 @@ def normalise(text: str) -> str:
     return " ".join(singular(token) for token in text.split())
 
 
+POSE_JOINTS = ("pelvis", "waist", "shoulders", "neck", "head", "near_elbow", "near_hand", "far_elbow", "far_hand",
+               "near_knee", "near_ankle", "near_toe", "far_knee", "far_ankle", "far_toe")
+POSE_FIELDS = ("label", "trunk", "head", "arms", "legs", "feet", "scale", "floor_at", "lift", "props")
+PROP_KINDS = ("bench", "box", "band", "weight")
+
+
+def _is_angle(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and -360 <= value <= 360
+
+
+def position_problems(positions: object) -> list[str]:
+    """What is wrong with an exercise's key positions (the data its picture is drawn from)."""
+    if positions is None:
+        return ["missing required field 'positions' (start and end, for the exercise's picture)"]
+    if not isinstance(positions, dict) or set(positions) != {"start", "end"}:
+        return ["'positions' must have exactly 'start' and 'end'"]
+    problems = []
+    for name, pose in positions.items():
+        where = f"positions.{name}"
+        if not isinstance(pose, dict):
+            problems.append(f"{where} must be a mapping")
+            continue
+        unknown = sorted(set(pose) - set(POSE_FIELDS))
+        if unknown:
+            problems.append(f"{where}: unknown field(s) {', '.join(unknown)}")
+        if not _is_angle(pose.get("trunk")):
+            problems.append(f"{where}.trunk must be an angle in degrees")
+        if "head" in pose and not _is_angle(pose["head"]):
+            problems.append(f"{where}.head must be an angle in degrees")
+        for limbs in ("arms", "legs"):
+            value = pose.get(limbs)
+            if not (isinstance(value, list) and len(value) == 2 and all(
+                isinstance(pair, list) and len(pair) == 2 and all(_is_angle(a) for a in pair) for pair in value
+            )):
+                problems.append(f"{where}.{limbs} must be [[upper, lower], [upper, lower]] angles, near side first")
+        if "feet" in pose and not (isinstance(pose["feet"], list) and len(pose["feet"]) == 2
+                                   and all(_is_angle(a) for a in pose["feet"])):
+            problems.append(f"{where}.feet must be two angles")
+        for joint in pose.get("floor_at") or ():
+            if joint not in POSE_JOINTS:
+                problems.append(f"{where}.floor_at: unknown joint {joint!r}")
+        for prop in pose.get("props") or ():
+            if not isinstance(prop, dict) or prop.get("kind") not in PROP_KINDS:
+                problems.append(f"{where}.props: each prop needs a kind, one of {', '.join(PROP_KINDS)}")
+                continue
+            for field in ("under", "at"):
+                if field in prop and prop[field] not in POSE_JOINTS:
+                    problems.append(f"{where}.props: unknown joint {prop[field]!r}")
+            for joint in prop.get("between") or ():
+                if joint not in POSE_JOINTS:
+                    problems.append(f"{where}.props: unknown joint {joint!r}")
+    return problems
+
+
 # ----------------------------------------------------------------------------- results
 
 @dataclass(frozen=True)
@@ -397,8 +451,8 @@ class _Validator:
 
     def check_exercise(self, doc: LocatedDocument, item: dict, key: PathKey, owner: str, item_id: str) -> None:
         self.known_fields(doc, item, key, owner, ("id", "title", "aliases", "targets", "phase", "level", "equipment",
-                                                  "dosage", "steps", "cues", "mistakes", "easier", "harder",
-                                                  "cautions", "sources"))
+                                                  "dosage", "steps", "positions", "cues", "mistakes", "easier",
+                                                  "harder", "cautions", "sources"))
         self.text(doc, item, key, "title", owner)
         self.aliases_of(doc, item, key, owner, "exercise", item_id)
         self.check_targets(doc, item, key, owner)
@@ -415,6 +469,8 @@ class _Validator:
                          f"{owner}: equipment '{name}' is not one of {', '.join(EQUIPMENT)}")
         self.check_dosage(doc, item, key, owner)
         self.text_list(doc, item, key, "steps", owner, minimum=1, what="step")
+        for problem in position_problems(item.get("positions")):
+            self.err(doc, key + ("positions",), f"{owner}: {problem}")
         self.id_list(doc, item, key, "cues", owner, "cue", minimum=1, what="cue")
         self.id_list(doc, item, key, "mistakes", owner, "fault")
         for direction in ("easier", "harder"):

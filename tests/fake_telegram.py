@@ -88,6 +88,8 @@ class FakeTelegram:
         self._updates: list[dict[str, Any]] = []
         self._update_ids = itertools.count(1)
         self._message_ids = itertools.count(1000)
+        self._file_ids = itertools.count(1)
+        self.photo_ids: set[str] = set()  # file ids this fake has handed out
         self._new_update = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self.port: int = 0
@@ -350,6 +352,11 @@ class FakeTelegram:
                 call.status = failure.status
                 self.calls.append(call)
                 return self._error(failure)
+        if method == "sendPhoto" and "photo" not in files and params.get("photo") not in self.photo_ids:
+            call.status = 400
+            self.calls.append(call)
+            return web.json_response({"ok": False, "error_code": 400,
+                                      "description": "Bad Request: wrong file identifier/HTTP URL specified"}, status=400)
         if method == "getUpdates":
             # Long polls are not recorded: they would drown the log.
             return web.json_response({"ok": True, "result": await self._get_updates(params)})
@@ -405,7 +412,13 @@ class FakeTelegram:
         return self._sent_message(params, text=params.get("text", ""))
 
     def _api_sendPhoto(self, params: dict[str, Any], files: dict[str, bytes]) -> dict[str, Any]:
-        size = {"file_id": "photo-file", "file_unique_id": "photo-unique", "width": 800, "height": 600}
+        # Like Telegram: an upload gets a new file id; a known file id is sent again as it is.
+        if "photo" in files:
+            file_id = f"photo-file-{next(self._file_ids)}"
+            self.photo_ids.add(file_id)
+        else:
+            file_id = str(params["photo"])
+        size = {"file_id": file_id, "file_unique_id": f"{file_id}-unique", "width": 800, "height": 600}
         return self._sent_message(params, photo=[size])
 
     def _api_sendDocument(self, params: dict[str, Any], files: dict[str, bytes]) -> dict[str, Any]:

@@ -454,3 +454,23 @@ def test_activity_names_may_repeat_an_exercise_name(content: ContentCopy) -> Non
 def _line(content: ContentCopy, needle: str, occurrence: int) -> int:
     hits = [n for n, line in enumerate(content.text("activities.yaml").splitlines(), 1) if needle in line]
     return hits[occurrence - 1]
+
+
+def test_every_exercise_needs_the_positions_its_picture_is_drawn_from(content: ContentCopy) -> None:
+    start = ("      start: {arms: [[190, 190], [190, 190]], floor_at: [near_toe], head: 120, legs: [[55, -90], "
+             "[55, -90]], props: [{kind: bench, under: shoulders}], trunk: 143}\n")
+    content.replace("exercises.yaml", start, "")
+    assert any("exercise 'hip_thrust': 'positions' must have exactly 'start' and 'end'" in p for p in content.problems())
+
+
+@pytest.mark.parametrize("old, new, message", [
+    ("legs: [[55, -90], [55, -90]], props", "legs: [[55, -90]], props", "positions.start.legs must be [[upper, lower]"),
+    ("head: 120,", "head: up,", "positions.start.head must be an angle in degrees"),
+    ("floor_at: [near_toe], head: 120", "floor_at: [big_toe], head: 120", "positions.start.floor_at: unknown joint 'big_toe'"),
+    ("props: [{kind: bench, under: shoulders}], trunk: 143", "props: [{kind: sofa, under: shoulders}], trunk: 143",
+     "positions.start.props: each prop needs a kind"),
+])
+def test_positions_are_checked(content: ContentCopy, old: str, new: str, message: str) -> None:
+    content.replace("exercises.yaml", old, new)
+    problems = content.problems()
+    assert any(f"exercise 'hip_thrust': {message}" in p for p in problems), problems

@@ -146,6 +146,28 @@ async def test_chart_is_sent_as_photo(bot_app: Application, fake_telegram: FakeT
     assert caption.params["text"] == "Your progress"
 
 
+async def test_a_picture_telegram_has_is_sent_by_its_file_id(bot_app: Application, fake_telegram: FakeTelegram) -> None:
+    from bot import telegram_render
+
+    telegram_render._PHOTO_IDS.clear()
+    fake_telegram.inject_text(CHAT, "chart")
+    await fake_telegram.wait_for(lambda: len(fake_telegram.messages_to(CHAT)) == 2)
+    fake_telegram.inject_text(CHAT, "chart")
+    await fake_telegram.wait_for(lambda: len(fake_telegram.messages_to(CHAT)) == 4)
+    first, _, second, _ = fake_telegram.messages_to(CHAT)
+    assert first.files["photo"].startswith(b"\x89PNG")
+    assert "photo" not in second.files  # not uploaded again
+    assert second.params["photo"] in fake_telegram.photo_ids
+
+    # Telegram no longer knows the id (a new token, say): the picture is uploaded again.
+    fake_telegram.photo_ids.clear()
+    fake_telegram.inject_text(CHAT, "chart")
+    await fake_telegram.wait_for(lambda: len(fake_telegram.messages_to(CHAT)) == 6)
+    refused = [c for c in fake_telegram.calls_to("sendPhoto", CHAT, ok_only=False) if c.status == 400]
+    assert len(refused) == 1
+    assert fake_telegram.messages_to(CHAT)[4].files["photo"].startswith(b"\x89PNG")
+
+
 async def test_long_text_is_split(bot_app: Application, fake_telegram: FakeTelegram) -> None:
     fake_telegram.inject_text(CHAT, "long")
     texts = await fake_telegram.wait_for(lambda: fake_telegram.texts_to(CHAT))

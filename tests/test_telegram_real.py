@@ -404,7 +404,12 @@ async def test_real_bot_on_the_fake_api(trained_model: Path, tmp_path: Path) -> 
 
             # --- today's session: every exercise done, then the check-in --------------------------
             me.command("session")
-            titles = await run_session(me, await me.expect("1/"))
+            first_step = await me.expect("1/")
+            # Each step comes with its exercise's picture, just before the step's text.
+            sent = tg.messages_to(chat)
+            picture = sent[sent.index(first_step) - 1]
+            assert picture.method == "sendPhoto" and picture.files["photo"].startswith(b"\x89PNG"), "no picture with the step"
+            titles = await run_session(me, first_step)
             assert titles and set(titles) <= catalogue_titles, titles
             await me.expect("How much pain do you feel right now")
             me.type("1")
@@ -413,9 +418,10 @@ async def test_real_bot_on_the_fake_api(trained_model: Path, tmp_path: Path) -> 
             me.press(await me.expect("And the effort?"), "About right")
             answer = await me.expect("")  # the check-in's answer
             assert "My progress" in [b["text"] for b in buttons(answer)]
+            photos_before = len(tg.calls_to("sendPhoto", chat))
             me.command("progress")
             summary = await me.expect("This week: 1 of")
-            photo = await tg.wait_for(lambda: tg.calls_to("sendPhoto", chat))
+            photo = (await tg.wait_for(lambda: tg.calls_to("sendPhoto", chat)[photos_before:]))
             assert photo[0].files["photo"].startswith(b"\x89PNG\r\n\x1a\n")
             assert len(photo[0].files["photo"]) > 1000  # a drawn chart, not a placeholder
             png = photo[0].files["photo"]

@@ -56,6 +56,10 @@ def test_steps_say_the_opening_once_and_record_their_cues() -> None:
     while True:
         refs = all_refs(dispatcher)
         assert refs and refs[-1]["exercises"] == [step.exercise_id]
+        # The step's picture comes first, as data for the bot to draw.
+        pictures = [m["custom"]["picture"] for m in dispatcher.messages if (m.get("custom") or {}).get("picture")]
+        assert [p["exercise"] for p in pictures] == [step.exercise_id]
+        assert set(pictures[0]["positions"]) == {"start", "end"}
         assert refs[-1]["cues"] == ([step.cue_id] if step.cue_id else [])
         assert step.cue_text is None or step.cue_id, "a cue is shown without its id"
         seen_cues += refs[-1]["cues"]
