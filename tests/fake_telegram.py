@@ -352,6 +352,12 @@ class FakeTelegram:
                 call.status = failure.status
                 self.calls.append(call)
                 return self._error(failure)
+        if "chat_id" in params and not _is_chat_id(params["chat_id"]):
+            # Telegram's answer to a chat id that cannot exist (a test's made-up user, say).
+            call.status = 400
+            self.calls.append(call)
+            return web.json_response({"ok": False, "error_code": 400, "description": "Bad Request: chat not found"},
+                                     status=400)
         if method == "sendPhoto" and "photo" not in files and params.get("photo") not in self.photo_ids:
             call.status = 400
             self.calls.append(call)
@@ -439,3 +445,11 @@ def _chat(chat_id: int, chat_type: str) -> dict[str, Any]:
 
 def _utf16_len(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
+
+
+def _is_chat_id(value: Any) -> bool:
+    try:
+        int(value)
+    except (TypeError, ValueError):
+        return False
+    return True
