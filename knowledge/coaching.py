@@ -743,9 +743,28 @@ def progress_summary(
             .limit(3)
         ).scalars())
         text = report.summary
+        first_weeks = _first_weeks_text(t, report, _content(content).rules)
+        if first_weeks:
+            text += f" {first_weeks}"
         if changes:
             text += f" Latest change: {changes[0]}"
         return ProgressSummary(text, report.series, report, changes, report.weeks, zones)
+
+
+def _first_weeks_text(t: Trainee, report: AdherenceReport, rules: ProgressionRules) -> str:
+    """Where the person stands on the first two weeks' target, while those weeks last."""
+    e = rules.encouragement
+    start = _start_date(t)
+    last_day = start + timedelta(days=e.first_weeks_days - 1)
+    if report.today > last_day or not e.first_weeks_target:
+        return ""
+    done = sum(p.done for p in report.series if start <= p.local_date <= report.today)
+    left = (last_day - report.today).days + (0 if any(
+        p.local_date == report.today and p.done for p in report.series) else 1)
+    if done >= e.first_weeks_target:
+        return f"First two weeks: {done} sessions, the target of {e.first_weeks_target} is reached."
+    return (f"First two weeks: {done} of {e.first_weeks_target} sessions, "
+            f"{days_word(left)} left to get there.")
 
 
 @dataclass(frozen=True)

@@ -298,3 +298,20 @@ def test_encouragement_varies_marks_milestones_and_counts_the_first_two_weeks(en
     assert "That's 6 sessions in your first two weeks: the target is reached." in said[9]
     assert "first two weeks" not in said[10] and "first two weeks" not in said[12]  # past the target
     assert "first two weeks" not in said[18]  # day 15 onwards
+
+
+def test_progress_shows_the_first_two_weeks_target(engine, clock):
+    onboard(engine, clock)  # Monday the 4th is day 1 of 14 (4th-17th)
+    t = Trainee4Weeks(engine, clock)
+    for day in (4, 5, 7):
+        t.morning(day)
+        t.train(day, 2, 6)
+    clock.set(datetime(2024, 3, 8, 9, 0, tzinfo=BERLIN))  # Friday, not trained yet: 8th-17th left
+    text = c.progress_summary(engine, USER, clock=clock, content=CONTENT).text
+    assert "First two weeks: 3 of 6 sessions, 10 days left to get there." in text
+    for day in (8, 9, 10):
+        t.morning(day)
+        t.train(day, 2, 6)
+    assert "the target of 6 is reached" in c.progress_summary(engine, USER, clock=clock, content=CONTENT).text
+    clock.set(datetime(2024, 3, 18, 9, 0, tzinfo=BERLIN))  # day 15
+    assert "First two weeks" not in c.progress_summary(engine, USER, clock=clock, content=CONTENT).text
