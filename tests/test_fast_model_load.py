@@ -26,7 +26,8 @@ from rasa.utils.tensorflow.models import RasaModel
 assert not hasattr(RasaModel, "_coach_rasa_load")
 from tests.test_fast_model_load import parse_all
 agent = Agent.load(sys.argv[1])
-print(json.dumps(asyncio.run(parse_all(agent, json.load(sys.stdin)))))
+with open(sys.argv[2], "w", encoding="utf-8") as out:
+    json.dump(asyncio.run(parse_all(agent, json.load(sys.stdin))), out)
 """
 
 
@@ -63,7 +64,9 @@ async def parse_all(agent: Any, texts: list[str]) -> list[dict[str, Any]]:
     return results
 
 
-def test_fast_load_predicts_what_rasas_load_predicts(trained_model: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_fast_load_predicts_what_rasas_load_predicts(
+    trained_model: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     from rasa.core.agent import Agent
     from rasa.utils.tensorflow.models import RasaModel
 
@@ -71,12 +74,15 @@ def test_fast_load_predicts_what_rasas_load_predicts(trained_model: Path, monkey
 
     texts = heldout_texts()
     assert len(texts) > 300
+    # The answers go to a file: on stdout, a line another thread printed could land inside the
+    # 100 kB JSON line (seen once: "Unterminated string ... column 65534").
+    answers = tmp_path / "rasa_side.json"
     rasa_side = subprocess.run(
-        [sys.executable, "-c", PARSE_WITH_RASA_LOAD, str(trained_model)],
+        [sys.executable, "-c", PARSE_WITH_RASA_LOAD, str(trained_model), str(answers)],
         input=json.dumps(texts), capture_output=True, text=True, cwd=ROOT, timeout=600,
     )
     assert rasa_side.returncode == 0, rasa_side.stderr[-2000:]
-    expected = json.loads(rasa_side.stdout.splitlines()[-1])
+    expected = json.loads(answers.read_text(encoding="utf-8"))
 
     quiet_structlog()
     load_tf_models_without_training_graph()
