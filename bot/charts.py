@@ -67,7 +67,9 @@ class DrawnSeries:
     zones: tuple[str, ...] = ()
 
 
-def series_to_draw(series: Sequence[DayPoint], weeks: Iterable[WeekLike] = ()) -> DrawnSeries:
+def series_to_draw(
+    series: Sequence[DayPoint], weeks: Iterable[WeekLike] = (), zones: Iterable[Zone] = ()
+) -> DrawnSeries:
     with_pain = [p for p in series if p.pain is not None]
     with_glute = [p for p in series if getattr(p, "glute_feel", None) is not None]
     x_range = None
@@ -83,6 +85,7 @@ def series_to_draw(series: Sequence[DayPoint], weeks: Iterable[WeekLike] = ()) -
         glute=tuple(int(p.glute_feel) for p in with_glute),  # type: ignore[attr-defined]
         x_range=x_range,
         weeks=tuple((w.week_start, int(w.done), int(w.counted)) for w in weeks),
+        zones=tuple(z.id for z in zones),
     )
 
 
@@ -117,8 +120,7 @@ def build_progress_figure(
     series: Sequence[DayPoint], zones: Iterable[Zone] = (), weeks: Iterable[WeekLike] = ()
 ) -> tuple[Figure, DrawnSeries]:
     zones = tuple(zones)
-    drawn = series_to_draw(series, weeks)
-    drawn = DrawnSeries(**{**drawn.__dict__, "zones": tuple(z.id for z in zones)})
+    drawn = series_to_draw(series, weeks, zones)
     fig, (ax_done, ax_pain, ax_glute, ax_week) = plt.subplots(
         4, 1, figsize=(7.5, 9), gridspec_kw={"height_ratios": [0.8, 2, 1.5, 1.5]}
     )

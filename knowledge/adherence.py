@@ -41,8 +41,6 @@ class WeekPoint:
     week_start: date
     done: int  # sessions done in the week
     counted: int  # days of the week that count: from the start, up to today (today once done)
-    pain_average: float | None
-    pain_worst: int | None
 
 
 @dataclass(frozen=True)
@@ -119,6 +117,13 @@ def days_since_last(done: set[date], today: date) -> int | None:
     return (today - max(past)).days if past else None
 
 
+def first_weeks_done(done: set[date], start: date, today: date, days: int) -> int | None:
+    """Sessions done in the first ``days`` days since the start; None once they are over."""
+    if today >= start + timedelta(days=days):
+        return None
+    return sum(1 for d in done if start <= d <= today)
+
+
 def days_word(n: int) -> str:
     return f"{n} day{'s' if n != 1 else ''}"
 
@@ -149,14 +154,7 @@ def weekly_series(series: Iterable[SeriesPoint], today: date) -> tuple[WeekPoint
     result = []
     for monday, points in sorted(weeks.items()):
         counted = [p for p in points if p.local_date < today or p.done]
-        pains = [p.pain for p in points if p.pain is not None]
-        result.append(WeekPoint(
-            week_start=monday,
-            done=sum(p.done for p in points),
-            counted=len(counted),
-            pain_average=round(sum(pains) / len(pains), 1) if pains else None,
-            pain_worst=max(pains) if pains else None,
-        ))
+        result.append(WeekPoint(week_start=monday, done=sum(p.done for p in points), counted=len(counted)))
     return tuple(result)
 
 

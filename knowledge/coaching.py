@@ -20,10 +20,10 @@ from sqlalchemy.orm import Session
 from knowledge.adherence import (
     AdherenceReport,
     SeriesPoint,
-    WeekPoint,
     days_since_last,
     days_word,
     done_dates,
+    first_weeks_done,
     load_adherence,
     missed_in_a_row,
     streak,
@@ -559,10 +559,7 @@ def _encouragement(s: Session, t: Trainee, rules: ProgressionRules, clock: Clock
         select(func.count()).select_from(CheckIn).where(CheckIn.user_id == t.user_id, CheckIn.session_id.is_not(None))
     ).scalar_one()
     e = rules.encouragement
-    start = _start_date(t)
-    first_weeks = None
-    if today < start + timedelta(days=e.first_weeks_days):
-        first_weeks = sum(1 for d in done if start <= d <= today)
+    first_weeks = first_weeks_done(done, _start_date(t), today, e.first_weeks_days)
     return e.line(checkins, streak(done, today), first_weeks)
 
 
@@ -712,7 +709,6 @@ class ProgressSummary:
     series: tuple[SeriesPoint, ...]
     report: AdherenceReport
     recent_changes: tuple[str, ...]
-    weeks: tuple[WeekPoint, ...] = ()
     pain_zones: tuple[tuple[str, int, int], ...] = ()  # (zone id, min, max), lowest first
 
     def chart_data(self) -> dict:
@@ -724,7 +720,7 @@ class ProgressSummary:
             ],
             "zones": [{"id": z, "min": lo, "max": hi} for z, lo, hi in self.pain_zones],
             "weeks": [
-                {"week_start": w.week_start.isoformat(), "done": w.done, "counted": w.counted} for w in self.weeks
+                {"week_start": w.week_start.isoformat(), "done": w.done, "counted": w.counted} for w in self.report.weeks
             ],
         }
 
@@ -748,21 +744,21 @@ def progress_summary(
             text += f" {first_weeks}"
         if changes:
             text += f" Latest change: {changes[0]}"
-        return ProgressSummary(text, report.series, report, changes, report.weeks, zones)
+        return ProgressSummary(text, report.series, report, changes, zones)
 
 
 def _first_weeks_text(t: Trainee, report: AdherenceReport, rules: ProgressionRules) -> str:
     """Where the person stands on the first two weeks' target, while those weeks last."""
     e = rules.encouragement
     start = _start_date(t)
-    last_day = start + timedelta(days=e.first_weeks_days - 1)
-    if report.today > last_day or not e.first_weeks_target:
+    done_days = {p.local_date for p in report.series if p.done}
+    done = first_weeks_done(done_days, start, report.today, e.first_weeks_days)
+    if done is None or not e.first_weeks_target:
         return ""
-    done = sum(p.done for p in report.series if start <= p.local_date <= report.today)
-    left = (last_day - report.today).days + (0 if any(
-        p.local_date == report.today and p.done for p in report.series) else 1)
     if done >= e.first_weeks_target:
         return f"First two weeks: {done} sessions, the target of {e.first_weeks_target} is reached."
+    last_day = start + timedelta(days=e.first_weeks_days - 1)
+    left = (last_day - report.today).days + (0 if report.today in done_days else 1)
     return (f"First two weeks: {done} of {e.first_weeks_target} sessions, "
             f"{days_word(left)} left to get there.")
 

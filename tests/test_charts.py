@@ -80,8 +80,7 @@ def test_the_chart_is_the_same_from_the_actions_data(tmp_path):
     from knowledge.coaching import ProgressSummary
 
     report = trainee(10)
-    summary = ProgressSummary("", report.series, report, (), report.weeks,
-                              tuple((z.id, z.min, z.max) for z in ZONES))
+    summary = ProgressSummary("", report.series, report, (), tuple((z.id, z.min, z.max) for z in ZONES))
     series, zones, weeks = chart_from_data(summary.chart_data())
     assert [(p.local_date, p.done, p.pain, p.glute_feel) for p in series] == [
         (p.local_date, p.done, p.pain, p.glute_feel) for p in report.series
