@@ -170,3 +170,53 @@ def parse_effort(text: str) -> str:
     if re.search(r"right|fine|good|ok|okay|moderate|perfect|decent", lowered):
         return "about_right"
     raise ParseError("Was it too easy, about right, or too hard?")
+
+
+_NO_TASKS = ("skip", "none", "no", "nothing", "no thanks", "not now", "pass", "nope", "n/a")
+_TASK_FILLERS = re.compile(r"^(?:(?:i|it)(?:'s| is)?\s+)?(?:(?:hard|difficult|tough)\s+(?:to|when)\s+|struggle\s+(?:to|with)\s+)?"
+                           r"|^(?:and|also|then)\s+", re.IGNORECASE)
+
+
+def parse_psfs_tasks(text: str, limit: int = 3) -> list[str]:
+    """Up to ``limit`` everyday tasks from "tying my shoes, sitting an hour and carrying
+    shopping" (commas, semicolons, new lines, "and"); [] for "skip" / "none"."""
+    cleaned = " ".join(text.split()).strip(" .!")
+    if cleaned.lower() in _NO_TASKS:
+        return []
+    parts = re.split(r"\s*(?:[,;\n]|\band\b|\b&\b|\d\)|\d\.(?!\d))\s*", text, flags=re.IGNORECASE)
+    tasks: list[str] = []
+    for part in parts:
+        task = " ".join(_TASK_FILLERS.sub("", part.strip(" .!-•*")).split())[:60].strip()
+        if len(task) >= 3 and task.lower() not in (t.lower() for t in tasks):
+            tasks.append(task)
+    if not tasks:
+        raise ParseError("Please name one to three everyday tasks, e.g. \"tying my shoes, sitting an hour\", or say \"skip\".")
+    if len(tasks) > limit:
+        raise ParseError(f"Please name at most {limit} tasks, separated by commas.")
+    return tasks
+
+
+# The 7-point global rating of change, -3 (much worse) .. +3 (much better).
+_CHANGE_WORDS = (
+    (3, ("much better", "a lot better", "way better", "loads better", "far better", "so much better", "much improved")),
+    (-3, ("much worse", "a lot worse", "way worse", "far worse", "so much worse")),
+    (1, ("a little better", "a bit better", "slightly better", "little better", "bit better", "somewhat better",
+         "a little improved", "slightly improved")),
+    (-1, ("a little worse", "a bit worse", "slightly worse", "little worse", "bit worse", "somewhat worse")),
+    (0, ("about the same", "the same", "same", "no change", "unchanged", "no different", "not changed", "similar",
+         "no better no worse", "neither", "not much different", "not better", "no better", "not worse",
+         "no worse", "not really")),
+    (2, ("better", "improved", "improving", "good")),
+    (-2, ("worse", "worsened", "getting worse", "bad")),
+)
+
+
+def parse_change(text: str) -> int:
+    """The global rating of change from a button payload ("2") or words ("a bit better")."""
+    lowered = " ".join(text.lower().replace("’", "'").split()).strip(" .!")
+    if re.fullmatch(r"[+-]?[0-3]", lowered):
+        return int(lowered)
+    for value, phrases in _CHANGE_WORDS:
+        if any(re.search(rf"\b{re.escape(p)}\b", lowered) for p in phrases):
+            return value
+    raise ParseError("Compared with when you started, is your back better, about the same or worse? Tap one of the buttons.")

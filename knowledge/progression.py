@@ -189,6 +189,48 @@ def _encouragement(data: Mapping[str, Any], problems: list[str]) -> Encouragemen
 
 
 @dataclass(frozen=True)
+class WeeklyRules:
+    """The weekly check-in's measures and what counts as a meaningful change (progression.yaml,
+    ``weekly_checkin``)."""
+
+    every_days: int = 7
+    pain_change: int = 2  # points on the 0-10 scale
+    pain_percent: int = 30  # of the starting figure
+    psfs_change: int = 2
+    max_tasks: int = 3
+    change_options: tuple[tuple[int, str], ...] = ()  # (value, label), best first
+    plan: Mapping[str, str] = field(default_factory=dict)  # better | same | worse | first
+
+    def change_label(self, value: int) -> str:
+        return next((label for v, label in self.change_options if v == value), str(value))
+
+
+def _weekly(data: Mapping[str, Any], problems: list[str]) -> WeeklyRules:
+    w = data.get("weekly_checkin") or {}
+    if not w:
+        return WeeklyRules()
+    options = tuple((int(o["value"]), str(o["label"])) for o in (w.get("change") or {}).get("options") or ())
+    values = [v for v, _ in options]
+    if values != sorted(values, reverse=True) or len(set(values)) != len(values) or not values:
+        problems.append("weekly_checkin.change.options need distinct values, best first")
+    plan = {str(k): str(v) for k, v in (w.get("plan") or {}).items()}
+    missing = {"better", "same", "worse", "first"} - set(plan)
+    if missing:
+        problems.append(f"weekly_checkin.plan is missing {', '.join(sorted(missing))}")
+    pain = w.get("pain") or {}
+    psfs = w.get("psfs") or {}
+    return WeeklyRules(
+        every_days=int(w.get("every_days", 7)),
+        pain_change=int(pain.get("min_important_change", 2)),
+        pain_percent=int(pain.get("min_important_percent", 30)),
+        psfs_change=int(psfs.get("min_important_change", 2)),
+        max_tasks=int(psfs.get("max_tasks", 3)),
+        change_options=options,
+        plan=plan,
+    )
+
+
+@dataclass(frozen=True)
 class ProgressionRules:
     sources: tuple[str, ...]
     phases: tuple[str, ...]
@@ -198,6 +240,7 @@ class ProgressionRules:
     session: Mapping[str, Any]
     groups: Mapping[str, tuple[Mapping[str, Any], ...]]
     encouragement: Encouragement = field(default_factory=Encouragement)
+    weekly: WeeklyRules = field(default_factory=WeeklyRules)
 
     def zone_for(self, pain: int) -> PainZone:
         for z in self.zones:
@@ -260,6 +303,7 @@ def progression_rules_from_mapping(data: Mapping[str, Any]) -> ProgressionRules:
     if not data.get("sources"):
         problems.append("the file needs sources")
     encouragement = _encouragement(data, problems)
+    weekly = _weekly(data, problems)
     if problems:
         raise ValueError("progression.yaml: " + "; ".join(problems))
     slots = tuple(
@@ -280,6 +324,7 @@ def progression_rules_from_mapping(data: Mapping[str, Any]) -> ProgressionRules:
         session=dict(data.get("session") or {}),
         groups=groups,
         encouragement=encouragement,
+        weekly=weekly,
     )
 
 

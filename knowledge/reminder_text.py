@@ -121,8 +121,34 @@ def reminder_texts(session: Session, wanted: Sequence[tuple[str, str]], clock: C
                 "exercise done still counts."
             )
         status[user] = f"{gap}. What got in the way? No judgement, it happens. {offer}"
+    weekly = weekly_due_users(session, trainees, today)
     return [
-        status.get(user, plain_reminder(kind)) if kind != KIND_SNOOZE else plain_reminder(kind)
+        (status.get(user, plain_reminder(kind)) + (WEEKLY_NOTE if user in weekly else ""))
+        if kind != KIND_SNOOZE else plain_reminder(kind)
         for user, kind in wanted
     ]
+
+
+WEEKLY_NOTE = " It's also time for your weekly check-in (about a minute): send /checkin."
+
+
+def weekly_due_users(session: Session, trainees: dict, today: dict[str, date]) -> set[str]:
+    """The trainees whose weekly check-in is due today (one query per chunk of users)."""
+    from sqlalchemy import func
+
+    from knowledge.progression import load_progression_rules
+    from knowledge.trainee_models import WeeklyCheckIn
+    from knowledge.weekly import is_due
+
+    every = load_progression_rules().weekly.every_days
+    last: dict[str, date] = {}
+    for chunk in in_chunks(sorted(trainees)):
+        last.update(session.execute(
+            select(WeeklyCheckIn.user_id, func.max(WeeklyCheckIn.local_date))
+            .where(WeeklyCheckIn.user_id.in_(chunk)).group_by(WeeklyCheckIn.user_id)
+        ).all())
+    return {
+        user for user, t in trainees.items()
+        if is_due(local_date_of(t.onboarded_at, t.timezone), last.get(user), today[user], every)
+    }
 

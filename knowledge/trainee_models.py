@@ -73,6 +73,9 @@ class Trainee(Base):
     last_contact_on = Column(Date, nullable=True)  # local date of the latest first-contact check
     start_short_next = Column(Boolean, nullable=False, default=False)  # offered 5-minute version
     reduce_volume_next = Column(Boolean, nullable=False, default=False)  # deload: one set fewer
+    # Up to three everyday tasks the person rates each week (the Patient-Specific Functional
+    # Scale); None until asked, [] when the person chose to name none.
+    psfs_tasks = Column(JSON, nullable=True)
 
     slot_levels = relationship("SlotLevel", back_populates="trainee", cascade="all, delete-orphan")
 
@@ -193,6 +196,26 @@ class ProgressionChange(Base):
     local_date = Column(Date, nullable=False)
 
 
+class WeeklyCheckIn(Base):
+    """The weekly outcome measures: average and worst pain over the week (0-10), each PSFS task
+    (0-10), the person's global rating of change (-3 much worse .. +3 much better), the red-flag
+    re-check, and what the summary said the plan does (better | same | worse | first)."""
+
+    __tablename__ = "weekly_checkins"
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    user_id = Column(String(128), ForeignKey("trainees.user_id", ondelete="CASCADE"), nullable=False)
+    local_date = Column(Date, nullable=False)
+    at = Column(UTCDateTime, nullable=False)
+    week = Column(Integer, nullable=False)  # 1 = the first seven days since the start
+    pain_average = Column(Integer, nullable=False)
+    pain_worst = Column(Integer, nullable=False)
+    psfs = Column(JSON, nullable=False, default=list)  # [{"task": "...", "score": 0-10}, ...]
+    change = Column(Integer, nullable=False)
+    screen_clear = Column(Boolean, nullable=False)
+    outcome = Column(String(16), nullable=False)
+
+
 __all__ = [
     "CheckIn",
     "PainEntry",
@@ -202,4 +225,5 @@ __all__ = [
     "SlotLevel",
     "Trainee",
     "UTCDateTime",
+    "WeeklyCheckIn",
 ]
