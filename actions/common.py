@@ -43,7 +43,7 @@ def db_session():
 
 
 def clock() -> Clock:
-    """The system clock, or a fixed instant from COACH_FAKE_NOW (ISO 8601) for tests and demos."""
+    """The system clock, or the fixed instant (ISO 8601) in the file COACH_FAKE_NOW_FILE names, for tests and demos."""
     fake = os.environ.get("COACH_FAKE_NOW_FILE")
     if fake and os.path.exists(fake):
         from datetime import datetime

@@ -8,11 +8,12 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import clock, engine, user_id
-from knowledge import coaching
+from knowledge import coaching, weekly
 
 
 SHORT = {"title": "5-minute version", "payload": '/start_session{"length": "short"}'}
 FULL = {"title": "Full session", "payload": '/start_session{"length": "full"}'}
+WEEKLY = {"title": "Weekly check-in", "payload": "/weekly_checkin"}
 
 
 def daily_contact(
@@ -23,7 +24,12 @@ def daily_contact(
     The missed-days offer asks "the 5-minute version or the full session?": it carries both
     buttons, and the caller waits for the answer rather than starting a session under it."""
     contact = coaching.first_contact_of_day(engine(), user_id(tracker), clock=clock())
-    if not contact.first_today or not contact.text:
+    if not contact.first_today:
+        return [], contact
+    due = weekly.due_prompt(engine(), user_id(tracker), clock=clock())
+    if due:
+        dispatcher.utter_message(text=due, buttons=[WEEKLY])
+    if not contact.text:
         return [], contact
     buttons = [SHORT, FULL] if contact.offer_short_version else None
     dispatcher.utter_message(text=contact.text, buttons=buttons)

@@ -28,3 +28,15 @@ def answers_only(slot: str) -> Callable[[Validator], Validator]:
         return wrapper
 
     return decorate
+
+
+def parsed(slot: str, parse: Callable[[str], Any], value: Any, dispatcher: CollectingDispatcher) -> dict[str, Any]:
+    """``{slot: parse(value)}`` as a string, or the parser's one-line message to the person and
+    the slot left empty (the form asks again)."""
+    from knowledge.parsing import ParseError
+
+    try:
+        return {slot: str(parse(str(value)))}
+    except ParseError as exc:
+        dispatcher.utter_message(text=str(exc))
+        return {slot: None}

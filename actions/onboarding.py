@@ -12,6 +12,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.forms import answers_only
 from actions.common import clock, db_session, engine, kb, send, user_id
 from actions.daily import daily_check
+from actions.safety import stop_on_screen_yes
 from knowledge import answers, coaching, parsing
 
 log = logging.getLogger(__name__)
@@ -126,18 +127,7 @@ class ActionFinishOnboarding(Action):
             )
             return []
         if tracker.get_slot("screen_clear") is False:
-            # "Yes" to the onboarding red-flag question is a stop like any other: recorded (no
-            # flag id: the person did not say which), and coaching paused until a doctor's check.
-            from knowledge.safety import records
-
-            send(dispatcher, answers.general_red_flag_answer(kb()))  # the advice, whatever follows
-            try:
-                with db_session() as session:
-                    records.record_stop(session, user_id(tracker), None, clock().now())
-                    session.commit()
-            except Exception as exc:  # loud, not hidden: logged, and the health check turns red
-                log.error("could not record the red-flag stop of the onboarding question", exc_info=True)
-                records.mark_record_failure(records.failure_marker_path(), None, exc, None)
+            stop_on_screen_yes(dispatcher, tracker, "onboarding")
             return []
         user = user_id(tracker)
         slot = tracker.get_slot

@@ -8,7 +8,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import clock, engine, user_id
 from actions.daily import daily_check
-from knowledge import coaching
+from knowledge import coaching, weekly
 
 DomainDict = dict[str, Any]
 
@@ -20,7 +20,8 @@ class ActionProgress(Action):
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
         events = daily_check(dispatcher, tracker)
         summary = coaching.progress_summary(engine(), user_id(tracker), clock=clock())
-        dispatcher.utter_message(text=summary.text)
+        weeks = weekly.history_text(weekly.history(engine(), user_id(tracker), clock=clock()))
+        dispatcher.utter_message(text="\n".join(p for p in (summary.text, weeks) if p))
         # The bot draws the chart from this data (drawing is delivery, not an action's job).
         caption = "Your sessions, pain and glute feel since you started"
         dispatcher.utter_message(json_message={"chart": summary.chart_data(), "caption": caption})

@@ -13,7 +13,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import entity_values, kb, send
+from actions.common import clock, db_session, entity_values, kb, send, user_id
 from knowledge import answers
 
 log = logging.getLogger(__name__)
@@ -33,3 +33,20 @@ class ActionRedFlag(Action):
             # from the onboarding question ("do any of these apply?"). All the advice, then.
             send(dispatcher, answers.general_red_flag_answer(base))
         return [SlotSet("session_state", "none"), SlotSet("requested_slot", None)]
+
+
+def stop_on_screen_yes(dispatcher: CollectingDispatcher, tracker: Tracker, question: str) -> None:
+    """A "yes" to a red-flag screen question (onboarding's, or the weekly re-check) is a stop like
+    any other: the advice first, whatever follows; then the stop is recorded (no flag id: the
+    person did not say which) and coaching pauses until a doctor's check. A failure to record
+    is loud, not hidden: logged, and the health check turns red."""
+    from knowledge.safety import records
+
+    send(dispatcher, answers.general_red_flag_answer(kb()))
+    try:
+        with db_session() as session:
+            records.record_stop(session, user_id(tracker), None, clock().now())
+            session.commit()
+    except Exception as exc:
+        log.error("could not record the red-flag stop of the %s question", question, exc_info=True)
+        records.mark_record_failure(records.failure_marker_path(), None, exc, None)

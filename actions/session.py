@@ -8,7 +8,7 @@ from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.forms import answers_only
+from actions.forms import answers_only, parsed
 from actions.common import (
     clock, db_session, engine, entity_values, kb, paused_by_red_flag, send, send_picture, send_refs, user_id, user_text,
 )
@@ -188,11 +188,7 @@ class ValidateCheckinForm(FormValidationAction):
         return "validate_checkin_form"
 
     def _score(self, slot: str, what: str, value: Any, dispatcher: CollectingDispatcher) -> dict[str, Any]:
-        try:
-            return {slot: str(parsing.parse_score(str(value), what))}
-        except parsing.ParseError as exc:
-            dispatcher.utter_message(text=str(exc))
-            return {slot: None}
+        return parsed(slot, lambda text: parsing.parse_score(text, what), value, dispatcher)
 
     @answers_only("checkin_pain")
     def validate_checkin_pain(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
@@ -204,11 +200,7 @@ class ValidateCheckinForm(FormValidationAction):
 
     @answers_only("checkin_effort")
     def validate_checkin_effort(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
-        try:
-            return {"checkin_effort": parsing.parse_effort(str(value))}
-        except parsing.ParseError as exc:
-            dispatcher.utter_message(text=str(exc))
-            return {"checkin_effort": None}
+        return parsed("checkin_effort", parsing.parse_effort, value, dispatcher)
 
 
 class ActionCheckinSubmit(Action):

@@ -55,19 +55,25 @@ def test_a_yes_to_the_onboarding_question_is_recorded_as_a_stop() -> None:
         assert records.open_stop(session, "unit-yes") is not None
 
 
+@pytest.mark.parametrize("question", ["onboarding", "weekly re-check"])
 def test_when_the_stop_cannot_be_recorded_the_advice_is_still_given_and_the_failure_is_loud(
-        monkeypatch: pytest.MonkeyPatch, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+        question: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from actions.weekly import ActionWeeklySubmit
     from knowledge.safety import records
 
     def broken() -> None:
         raise RuntimeError("database is gone")
 
     marker = tmp_path / "marker.json"
-    monkeypatch.setattr("actions.onboarding.db_session", broken)
+    monkeypatch.setattr("actions.safety.db_session", broken)
     monkeypatch.setattr(records, "failure_marker_path", lambda: marker)
     dispatcher = CollectingDispatcher()
     with caplog.at_level(logging.ERROR):
-        ActionFinishOnboarding().run(dispatcher, tracker({"consent": True, "screen_clear": False}, sender="unit-broken"), {})
+        if question == "onboarding":
+            ActionFinishOnboarding().run(dispatcher, tracker({"consent": True, "screen_clear": False}, sender="unit-broken"), {})
+        else:
+            ActionWeeklySubmit().run(dispatcher, tracker({"week_screen_clear": False}, sender="unit-broken"), {})
     assert refs(dispatcher)["red_flag"] is True and texts(dispatcher)
-    assert any("could not record" in r.getMessage() and r.exc_info for r in caplog.records)
+    assert any(f"could not record the red-flag stop of the {question} question" in r.getMessage() and r.exc_info
+               for r in caplog.records)
     assert json.loads(marker.read_text(encoding="utf-8"))["error"] == "RuntimeError"
