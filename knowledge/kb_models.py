@@ -83,7 +83,8 @@ class KbAssessment(Base):
     aliases = Column(JSON, nullable=False)
     steps = Column(JSON, nullable=False)
     scoring = Column(Text, nullable=False)
-    results = Column(JSON, nullable=False)  # [{"result", "meaning", "faults", "starting_phase"}]
+    results = Column(JSON, nullable=False)  # [{"result", "label", "says", "meaning", "faults", "starting_phase"}]
+    picture = Column(ID, nullable=True)  # the exercise whose drawn positions show the set-up
 
 
 class KbActivity(Base):

@@ -155,9 +155,11 @@ def desired_rows(content: ContentSet) -> dict[Table, TableRows]:
     for position, item in enumerate(content.items["assessment"]):
         table_rows(KbAssessment)[(item["id"],)] = {
             "id": item["id"], "position": position, "title": item["title"], "aliases": list(item["aliases"]),
-            "steps": list(item["steps"]), "scoring": item["scoring"],
-            "results": [{"result": r["result"], "meaning": r["meaning"], "faults": list(r.get("faults") or []),
-                         "starting_phase": r.get("starting_phase")} for r in item["results"]],
+            "steps": list(item["steps"]), "scoring": item["scoring"], "picture": item.get("picture"),
+            "results": [{"result": r["result"], "label": r.get("label") or r["result"].replace("_", " ").capitalize(),
+                         "says": list(r.get("says") or []), "meaning": r["meaning"],
+                         "faults": list(r.get("faults") or []), "starting_phase": r.get("starting_phase")}
+                        for r in item["results"]],
         }
         sources("assessment", item)
         aliases("assessment", item)

@@ -159,6 +159,8 @@ class AssessmentResult:
     meaning: str
     faults: tuple[str, ...]
     starting_phase: str | None
+    label: str = ""  # the result's button
+    says: tuple[str, ...] = ()  # words people type for it
 
 
 @dataclass(frozen=True)
@@ -170,6 +172,7 @@ class AssessmentView:
     scoring: str
     results: tuple[AssessmentResult, ...]
     sources: tuple[str, ...]
+    picture: str | None = None  # an exercise id whose positions show the set-up
 
 
 @dataclass(frozen=True)
@@ -347,7 +350,9 @@ class KnowledgeBase:
                 id=r["id"], title=r["title"], aliases=tuple(r["aliases"]), steps=tuple(r["steps"]),
                 scoring=r["scoring"], sources=src("assessment", r["id"]),
                 results=tuple(AssessmentResult(x["result"], x["meaning"], tuple(x.get("faults") or ()),
-                                               x.get("starting_phase")) for x in r["results"]),
+                                               x.get("starting_phase"), x.get("label") or x["result"],
+                                               tuple(x.get("says") or ())) for x in r["results"]),
+                picture=r.get("picture"),
             ) for r in rows(KbAssessment, KbAssessment.position)]
             documents = {row["name"]: row["data"] for row in rows(KbDocument, KbDocument.name)}
             activity_cues = linked(KbActivityCue, "activity_id", "cue_id")

@@ -216,11 +216,27 @@ class WeeklyCheckIn(Base):
     outcome = Column(String(16), nullable=False)
 
 
+class SelfTestResult(Base):
+    """A self-assessment the person did (assessments.yaml) and the result they reported; its
+    faults lead the plan from then on."""
+
+    __tablename__ = "self_test_results"
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    user_id = Column(String(128), ForeignKey("trainees.user_id", ondelete="CASCADE"), nullable=False)
+    local_date = Column(Date, nullable=False)
+    at = Column(UTCDateTime, nullable=False)
+    assessment_id = Column(String(80), nullable=False)
+    result = Column(String(80), nullable=False)
+    faults = Column(JSON, nullable=False, default=list)
+
+
 __all__ = [
     "CheckIn",
     "PainEntry",
     "PlannedSession",
     "ProgressionChange",
+    "SelfTestResult",
     "SessionItem",
     "SlotLevel",
     "Trainee",

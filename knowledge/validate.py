@@ -556,9 +556,13 @@ class _Validator:
         self.sources(doc, item, key, owner)
 
     def check_assessment(self, doc: LocatedDocument, item: dict, key: PathKey, owner: str, item_id: str) -> None:
-        self.known_fields(doc, item, key, owner, ("id", "title", "aliases", "steps", "scoring", "results", "sources"))
+        self.known_fields(doc, item, key, owner, ("id", "title", "aliases", "picture", "steps", "scoring", "results", "sources"))
         self.text(doc, item, key, "title", owner)
         self.text(doc, item, key, "scoring", owner)
+        if item.get("picture") is not None:
+            self.text(doc, item, key, "picture", owner)
+            if isinstance(item["picture"], str) and item["picture"].strip():
+                self.refs.append(_Ref("exercise", str(item["picture"]), doc, key + ("picture",), owner))
         self.aliases_of(doc, item, key, owner, "assessment", item_id)
         self.text_list(doc, item, key, "steps", owner, minimum=1, what="step")
         results = item.get("results")
@@ -572,9 +576,12 @@ class _Validator:
                 if not isinstance(result, dict):
                     self.err(doc, result_key, f"{owner}: every result must be a mapping")
                     continue
-                self.known_fields(doc, result, result_key, owner, ("result", "meaning", "faults", "starting_phase"))
+                self.known_fields(doc, result, result_key, owner, ("result", "label", "says", "meaning", "faults", "starting_phase"))
                 self.text(doc, result, result_key, "result", owner)
+                self.text(doc, result, result_key, "label", owner, required=False)
                 self.text(doc, result, result_key, "meaning", owner)
+                if "says" in result:
+                    self.text_list(doc, result, result_key, "says", owner, minimum=1, what="phrase")
                 self.id_list(doc, result, result_key, "faults", owner, "fault")
                 if "starting_phase" in result:
                     self.enum(doc, result, result_key, "starting_phase", owner, PHASES, nullable=True)
