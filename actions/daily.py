@@ -8,12 +8,13 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import clock, engine, user_id
-from knowledge import coaching, weekly
+from knowledge import coaching, self_tests, weekly
 
 
 SHORT = {"title": "5-minute version", "payload": '/start_session{"length": "short"}'}
 FULL = {"title": "Full session", "payload": '/start_session{"length": "full"}'}
 WEEKLY = {"title": "Weekly check-in", "payload": "/weekly_checkin"}
+SELF_TEST = {"title": "Self-test (2 min)", "payload": "/self_test"}
 
 
 def daily_contact(
@@ -29,6 +30,8 @@ def daily_contact(
     due = weekly.due_prompt(engine(), user_id(tracker), clock=clock())
     if due:
         dispatcher.utter_message(text=due, buttons=[WEEKLY])
+    if self_tests.due(engine(), user_id(tracker), clock=clock()):
+        dispatcher.utter_message(text=self_tests.DUE_TEXT, buttons=[SELF_TEST])
     if not contact.text:
         return [], contact
     buttons = [SHORT, FULL] if contact.offer_short_version else None

@@ -151,6 +151,7 @@ class ActionFinishOnboarding(Action):
         dispatcher.utter_message(
             text=f"You're set up. {reminder_text} Your plan starts in the activation phase: short, "
             "low-load drills that teach your glutes to switch on before anything heavier.",
-            buttons=[{"title": "Start today's session", "payload": "/start_session"}],
+            buttons=[{"title": "Start today's session", "payload": "/start_session"},
+                     {"title": "Self-test first (2 min)", "payload": "/self_test"}],
         )
         return []

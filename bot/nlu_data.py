@@ -86,6 +86,9 @@ PRE_WORKOUT_TEMPLATES = [
     "pre {x} warm up",
     "form cues for {x}",
 ]
+# Asking for one of the self-tests by name. No entity annotation: the names overlap exercise names
+# ("single leg stance"), and the action finds the test in the text itself.
+SELF_TEST_TEMPLATES = ["self test {x}", "can i do the {x}", "let's do the {x}", "i'd like to try the {x}"]
 EASIER_TEMPLATES = ["easier version of {x}?", "{x} is too hard for me", "is there an easier {x}"]
 HARDER_TEMPLATES = ["harder version of {x}", "{x} feels too easy", "how do i progress {x}"]
 ALTERNATIVE_TEMPLATES = ["i have no band for {x}", "alternative to {x}", "can i swap {x} for something"]
@@ -139,6 +142,7 @@ def build_nlu(kb: Any) -> tuple[dict[str, list[Any]], dict[str, list[str]]]:
         "ask_harder": [],
         "ask_alternative": [],
         "pre_workout": [],
+        "self_test": [],
     }
     synonyms: dict[str, list[str]] = {}
 
@@ -183,6 +187,13 @@ def build_nlu(kb: Any) -> tuple[dict[str, list[Any]], dict[str, list[str]]]:
             for template in _pick(PRE_WORKOUT_TEMPLATES, activity.id + name, 4):
                 text = _annotate(template, name, "activity", owner.get(name, activity.id))
                 intents["pre_workout"].append(Labelled(text, "activity", activity.id))
+
+    for assessment in kb.assessments():
+        for name in _names(assessment):
+            if name.split()[0] in ("can", "how", "what", "is", "do", "does"):
+                continue  # an alias that is a question, not a name
+            for template in _pick(SELF_TEST_TEMPLATES, assessment.id + name, 1):
+                intents["self_test"].append(template.format(x=name))
 
     vocabulary = yaml.safe_load(VOCABULARY_FILE.read_text(encoding="utf-8"))
     for group in ("body_parts", "sides"):

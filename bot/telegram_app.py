@@ -83,6 +83,7 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("warmup", "/pre_workout", "A short primer before you train, e.g. /warmup squats", "warm up for {args}"),
     CommandSpec("progress", "/ask_progress", "How you are doing"),
     CommandSpec("checkin", "/weekly_checkin", "Weekly check-in: pain, tasks, change"),
+    CommandSpec("selftest", "/self_test", "A two-minute self-test, e.g. /selftest single leg stance", "self test {args}"),
     CommandSpec("why", "/ask_why_cue", "Why a cue matters, e.g. /why pelvis level", "why {args}"),
     CommandSpec("remind", "/set_reminder", "Daily reminder time, e.g. /remind 07:30", "remind me at {args}"),
     CommandSpec("pause", "/pause_reminders", "Pause reminders"),

@@ -24,6 +24,7 @@ COACHING_INTENTS = frozenset({
     "snooze_reminder", "report_fault", "add_fault_to_plan", "ask_why_cue", "ask_howto", "ask_easier",
     "ask_harder", "ask_alternative", "report_pain", "inform", "report_soreness", "report_too_hard",
     "report_too_easy", "set_reminder", "resume_reminders", "pre_workout", "primer_done", "weekly_checkin",
+    "self_test",
 })
 YES_PAYLOAD, NO_PAYLOAD = "/affirm", "/deny"
 MAX_MISSES = 2
