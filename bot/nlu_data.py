@@ -88,7 +88,8 @@ PRE_WORKOUT_TEMPLATES = [
 ]
 # Asking for one of the self-tests by name. No entity annotation: the names overlap exercise names
 # ("single leg stance"), and the action finds the test in the text itself.
-SELF_TEST_TEMPLATES = ["self test {x}", "can i do the {x}", "let's do the {x}", "i'd like to try the {x}"]
+# Only names with "test" in them: "single leg squat" alone is the lift a primer is for.
+SELF_TEST_TEMPLATES = ["self test: {x}", "can i do the {x}", "i'd like to try the {x}"]
 EASIER_TEMPLATES = ["easier version of {x}?", "{x} is too hard for me", "is there an easier {x}"]
 HARDER_TEMPLATES = ["harder version of {x}", "{x} feels too easy", "how do i progress {x}"]
 ALTERNATIVE_TEMPLATES = ["i have no band for {x}", "alternative to {x}", "can i swap {x} for something"]
@@ -190,8 +191,8 @@ def build_nlu(kb: Any) -> tuple[dict[str, list[Any]], dict[str, list[str]]]:
 
     for assessment in kb.assessments():
         for name in _names(assessment):
-            if name.split()[0] in ("can", "how", "what", "is", "do", "does"):
-                continue  # an alias that is a question, not a name
+            if "test" not in name or name.split()[0] in ("can", "how", "what", "is", "do", "does"):
+                continue  # not a test's own name, or a question rather than a name
             for template in _pick(SELF_TEST_TEMPLATES, assessment.id + name, 1):
                 intents["self_test"].append(template.format(x=name))
 

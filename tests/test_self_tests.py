@@ -138,11 +138,12 @@ async def test_single_leg_stance_with_a_pelvic_drop_starts_the_plan_on_hip_drop_
     user = "self-test-conversation"
     for message in ONBOARDING:
         await coach.handle(user, message)
-    offer = await coach.handle(user, "can I test my glutes somehow?")
+    offer = await coach.handle(user, "can I do a self-test?")
     assert any(b.payload.startswith("/self_test{") for r in offer.replies for b in r.buttons), offer.to_json()
     steps = await coach.handle(user, '/self_test{"assessment": "single_leg_stance_test"}')
     assert any(r.image for r in steps.replies), "the test's set-up picture was not sent"
-    assert any("1. Stand barefoot" in r.text for r in steps.replies), steps.to_json()
+    assert any("1. Stand barefoot" in r.text and r.bold == ["Single-leg stance (Trendelenburg)"]
+               for r in steps.replies), steps.to_json()
     assert any(b.payload == '/inform{"test_result": "positive"}' for r in steps.replies for b in r.buttons)
     reported = await coach.handle(user, "my right hip dropped when I stood on my left leg")
     assert reported.refs["faults"] == ["hip_drop"], reported.to_json()
@@ -153,5 +154,7 @@ async def test_single_leg_stance_with_a_pelvic_drop_starts_the_plan_on_hip_drop_
     hip_drop_work = set(kb.get("fault", "hip_drop").exercises)
     assert session.refs["exercises"] and session.refs["exercises"][0] in hip_drop_work, session.to_json()
     assert any("aimed at hip dropping on one leg" in r.text for r in session.replies), session.to_json()
+    first_title = kb.get("exercise", session.refs["exercises"][0]).title
+    assert any(r.bold == [first_title] and first_title in r.text for r in session.replies), session.to_json()
     progress = await coach.handle(user, "/ask_progress")
     assert any("Self-tests: Single-leg stance (Trendelenburg):" in r.text for r in progress.replies), progress.to_json()
