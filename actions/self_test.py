@@ -49,6 +49,7 @@ class ActionSelfTest(Action):
             send_picture(dispatcher, assessment.picture)
         steps = "\n".join(f"{i}. {step}" for i, step in enumerate(assessment.steps, 1))
         dispatcher.utter_message(text=f"{assessment.title}\n{steps}")
+        dispatcher.utter_message(json_message={"bold": [assessment.title]})
         dispatcher.utter_message(text=f"How to read it: {assessment.scoring}")
         return [SlotSet("self_test_id", assessment.id), SlotSet("self_test_result", None),
                 FollowupAction("self_test_form")]

@@ -35,6 +35,8 @@ def utter_step(dispatcher: CollectingDispatcher, step: coaching.SessionStep) -> 
         if step.exercise_id:
             send_picture(dispatcher, step.exercise_id)
         dispatcher.utter_message(text=step.text, buttons=STEP_BUTTONS)
+        if step.title:
+            dispatcher.utter_message(json_message={"bold": [step.title]})
         if step.exercise_id:
             cues = [step.cue_id] if step.cue_id else []
             send_refs(dispatcher, {"faults": [], "cues": cues, "exercises": [step.exercise_id], "red_flag": False})

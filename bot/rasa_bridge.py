@@ -468,6 +468,12 @@ class RasaCoach:
             if isinstance(custom, dict) and custom.get("delete_conversation"):
                 turn.delete_conversation = True
                 continue
+            if isinstance(custom, dict) and "bold" in custom:
+                # Formatting for the text reply just before it (names shown in bold).
+                texts = [r for r in turn.replies if r.text]
+                if texts:
+                    texts[-1].bold += [str(b) for b in custom["bold"] if b and str(b) in texts[-1].text]
+                continue
             if isinstance(custom, dict) and any(k in custom for k in ("kb_refs", "chart", "document", "picture")):
                 if "kb_refs" in custom:
                     merge_refs(turn.refs, custom["kb_refs"])

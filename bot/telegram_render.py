@@ -1,5 +1,6 @@
 """Turn → Telegram messages: plain text (no parse mode, so no user or content text can break a
-message), inline keyboards for buttons, photos for charts, documents for exports.
+message; bold names go as message entities, which need no escaping), inline keyboards for
+buttons, photos for charts, documents for exports.
 
 Rendering (:func:`render_reply`) is pure; :func:`send_turn` does the sending.
 """
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message, MessageEntity
 
 from bot.turns import Button, Reply, Turn
 
@@ -131,6 +132,18 @@ class OutgoingMessage:
     text: str = ""
     path: str | None = None
     reply_markup: InlineKeyboardMarkup | None = None
+    entities: tuple[MessageEntity, ...] = ()
+
+
+def bold_entities(text: str, parts: list[str]) -> tuple[MessageEntity, ...]:
+    """Bold entities for the first place each of ``parts`` stands in ``text``, with offsets and
+    lengths in UTF-16 code units as Telegram counts them; parts not in ``text`` are skipped."""
+    entities = []
+    for part in dict.fromkeys(parts):
+        index = text.find(part) if part else -1
+        if index >= 0:
+            entities.append(MessageEntity(MessageEntity.BOLD, telegram_length(text[:index]), telegram_length(part)))
+    return tuple(sorted(entities, key=lambda e: e.offset))
 
 
 def render_reply(reply: Reply, payloads: CallbackPayloads) -> list[OutgoingMessage]:
@@ -141,13 +154,14 @@ def render_reply(reply: Reply, payloads: CallbackPayloads) -> list[OutgoingMessa
     document = getattr(reply, "document", None)
     if document:
         messages.append(OutgoingMessage("document", path=document))
-    messages += [OutgoingMessage("text", text=part) for part in split_text(reply.text)]
+    bold = list(getattr(reply, "bold", None) or [])
+    messages += [OutgoingMessage("text", text=part, entities=bold_entities(part, bold)) for part in split_text(reply.text)]
     markup = keyboard(reply.buttons, payloads)
     if markup is not None:
         if not messages:
             messages.append(OutgoingMessage("text", text=BUTTONS_ONLY_TEXT))
         last = messages[-1]
-        messages[-1] = OutgoingMessage(last.kind, last.text, last.path, markup)
+        messages[-1] = OutgoingMessage(last.kind, last.text, last.path, markup, last.entities)
     return messages
 
 
@@ -259,7 +273,8 @@ async def send_messages(
                 ))
         else:
             sent.append(await _with_retry(
-                lambda: bot.send_message(chat_id, message.text, reply_markup=message.reply_markup)
+                lambda: bot.send_message(chat_id, message.text, reply_markup=message.reply_markup,
+                                         entities=list(message.entities) or None)
             ))
     return sent
 

@@ -21,6 +21,7 @@ class Reply:
     buttons: list[Button] = field(default_factory=list)
     image: str | None = None  # a path to a PNG file written by the bot
     document: str | None = None  # a path to a file to send as a document (the /export JSON)
+    bold: list[str] = field(default_factory=list)  # parts of ``text`` to show in bold (exercise names)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -28,6 +29,7 @@ class Reply:
             "buttons": [{"title": b.title, "payload": b.payload} for b in self.buttons],
             "image": self.image,
             **({"document": self.document} if self.document else {}),
+            **({"bold": list(self.bold)} if self.bold else {}),
         }
 
 

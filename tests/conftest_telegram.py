@@ -51,6 +51,8 @@ class EchoCoach:
                 Reply("Pick one", [Button("Yes", "/affirm"), Button("No", "/deny"),
                                    Button("Long", "/inform" + '{"note":"' + "x" * 80 + '"}')])
             )
+        elif text == "bold":
+            turn.replies.append(Reply("👋 Next: Bird dog, 2 x 8 <b>as typed</b>", bold=["Bird dog"]))
         elif text == "chart":
             turn.replies.append(Reply("Your progress", image=str(self.chart_path)))
         elif text == "long":

@@ -168,6 +168,15 @@ async def test_a_picture_telegram_has_is_sent_by_its_file_id(bot_app: Applicatio
     assert fake_telegram.messages_to(CHAT)[4].files["photo"].startswith(b"\x89PNG")
 
 
+async def test_bold_names_arrive_as_entities_without_a_parse_mode(bot_app: Application, fake_telegram: FakeTelegram) -> None:
+    fake_telegram.inject_text(CHAT, "bold")
+    await fake_telegram.wait_for(lambda: len(fake_telegram.messages_to(CHAT)) == 1)
+    [sent] = fake_telegram.messages_to(CHAT)
+    assert sent.params["text"] == "👋 Next: Bird dog, 2 x 8 <b>as typed</b>"
+    assert "parse_mode" not in sent.params
+    assert sent.params["entities"] == [{"type": "bold", "offset": 9, "length": 8}]
+
+
 async def test_long_text_is_split(bot_app: Application, fake_telegram: FakeTelegram) -> None:
     fake_telegram.inject_text(CHAT, "long")
     texts = await fake_telegram.wait_for(lambda: fake_telegram.texts_to(CHAT))

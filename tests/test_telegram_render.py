@@ -8,6 +8,7 @@ from bot.telegram_render import (
     BUTTONS_ONLY_TEXT,
     MAX_CALLBACK_DATA_BYTES,
     CallbackPayloads,
+    bold_entities,
     render_reply,
     render_turn,
     split_text,
@@ -116,3 +117,24 @@ def test_split_never_exceeds_the_limit_and_loses_no_words(text: str, limit: int)
     parts = split_text(text, limit)
     assert all(0 < telegram_length(p) <= limit for p in parts)
     assert "".join("".join(parts).split()) == "".join(text.split())
+
+
+def test_bold_names_are_entities_counted_in_utf16_and_the_text_stays_verbatim() -> None:
+    text = "👋 1/3: Bird dog <b>x</b> — 2 x 8. Bird dog again."
+    [message] = render_reply(Reply(text, bold=["Bird dog", "not in the text"]), CallbackPayloads())
+    assert message.text == text  # no parse mode: markup characters are not touched
+    [entity] = message.entities
+    assert (entity.type, entity.offset, entity.length) == ("bold", 8, 8)  # the emoji counts twice
+
+
+def test_bold_follows_the_part_of_a_split_text_it_stands_in() -> None:
+    paragraph = ("word " * 199 + "end.").strip()
+    text = "\n\n".join([paragraph] * 5 + ["Last: Clamshell"])
+    messages = render_reply(Reply(text, bold=["Clamshell"]), CallbackPayloads())
+    assert len(messages) > 1 and not any(m.entities for m in messages[:-1])
+    [entity] = messages[-1].entities
+    assert messages[-1].text[entity.offset:entity.offset + entity.length] == "Clamshell"
+
+
+def test_bold_entities_of_nothing() -> None:
+    assert bold_entities("plain", []) == ()
