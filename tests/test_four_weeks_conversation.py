@@ -34,6 +34,7 @@ class ConversationTrainee:
         self.clock_file = clock_file
         self.seen: list[str] = []
         self.repeats: list[tuple[str, str]] = []  # (message, sentence said twice in its turn)
+        self.checkins: dict[int, str] = {}  # day -> what the check-in answered
 
     def at(self, day: int, hour: int, minute: int = 0) -> None:
         self.clock_file.write_text(datetime(2024, 3, day, hour, minute, tzinfo=BERLIN).isoformat())
@@ -71,7 +72,9 @@ class ConversationTrainee:
             texts = await self.say("/report_pain" if hurt_first and steps == 1 else "/session_done")
         await self.say(f'/inform{{"pain": "{pain}"}}')
         await self.say(f'/inform{{"pain": "{glute}"}}')
-        return await self.say(f'/inform{{"effort": "{effort}"}}')
+        answer = await self.say(f'/inform{{"effort": "{effort}"}}')
+        self.checkins[day] = " ".join(answer)
+        return answer
 
     async def weekly(self, day: int, answers: list[str]) -> list[str]:
         """The weekly check-in in the evening: /checkin, then one message per question."""
@@ -170,6 +173,20 @@ async def test_four_weeks_through_the_conversation(trained_model: Path, database
     assert not any("Task" in r.text or "Compared with" in r.text for r in stopped.replies), stopped.to_json()
     assert after_stop.refs.get("red_flag") is True or any("paused" in r.text.lower() for r in after_stop.replies), after_stop.to_json()
     assert not t.repeats, t.repeats
+
+    # The numbers the check-ins and first contacts state, against a hand count. Sessions on the
+    # 4th-6th and 9th-20th, 24th-31st; first two weeks = 4th-17th, target 6.
+    first_weeks = {4: 1, 5: 2, 6: 3, 9: 4, 10: 5}
+    for day, done in first_weeks.items():
+        assert f"That's {done} of the 6 sessions we aim for in your first two weeks." in t.checkins[day], (day, t.checkins[day])
+    assert "That's 6 sessions in your first two weeks: the target is reached." in t.checkins[11], t.checkins[11]
+    assert not any("first two weeks" in t.checkins[d] for d in (12, 13, 14, 15, 16, 17, 18, 20, 24, 25))
+    three, week = "Three days in a row", "A full week in a row"
+    streak_days = {d for d, text in t.checkins.items() if three in text}
+    week_days = {d for d, text in t.checkins.items() if week in text}
+    assert streak_days == {6, 11, 26} and week_days == {15, 30}, (streak_days, week_days)
+    assert any("We missed 2 days" in m for m in missed_question), missed_question  # the 7th and 8th
+    assert any("It's been 4 days since your last session" in m for m in after_gap), after_gap  # last: the 20th
 
     # What the trainee was told about the missed days and the flare.
     assert any("missed" in m.lower() or "got in the way" in m.lower() for m in missed_question), missed_question
