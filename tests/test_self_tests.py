@@ -1,9 +1,12 @@
 """Self-tests: a result given with a button or in words is stored, its faults lead the plan, it
 shows in /progress, /export has it and /delete removes it; and through the real conversation a
-single-leg stance with a pelvic drop gives a plan that opens on the hip-drop work."""
+single-leg stance with a pelvic drop gives a plan that opens on the hip-drop work, and /export
+then /delete cover the self-test, the weekly check-in and its PSFS tasks."""
 from __future__ import annotations
 
+import json
 from datetime import datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -14,7 +17,7 @@ from knowledge.clock import FixedClock
 from knowledge.db import create_all, make_engine, session_factory
 from knowledge.loader import load
 from knowledge.queries import KnowledgeBase
-from knowledge.trainee_models import SelfTestResult, Trainee
+from knowledge.trainee_models import SelfTestResult, Trainee, WeeklyCheckIn
 
 BERLIN = ZoneInfo("Europe/Berlin")
 USER = "self-test-user"
@@ -158,3 +161,21 @@ async def test_single_leg_stance_with_a_pelvic_drop_starts_the_plan_on_hip_drop_
     assert any(r.bold == [first_title] and first_title in r.text for r in session.replies), session.to_json()
     progress = await coach.handle(user, "/ask_progress")
     assert any("Self-tests: Single-leg stance (Trendelenburg):" in r.text for r in progress.replies), progress.to_json()
+
+    # /export has the result and the weekly check-in with its PSFS task; /delete erases them.
+    for message in ["/weekly_checkin", "sitting for an hour", "3", "4", "5", '/inform{"change": "1"}', "/deny"]:
+        await coach.handle(user, message)
+    export = await coach.handle(user, "/export_data")
+    [path] = [r.document for r in export.replies if r.document]
+    tables = json.loads(Path(path).read_text(encoding="utf-8"))["tables"]
+    assert [(r["assessment_id"], r["result"]) for r in tables["self_test_results"]] == [("single_leg_stance_test", "positive")]
+    assert [(r["pain_average"], r["pain_worst"], r["psfs"]) for r in tables["weekly_checkins"]] == [
+        (3, 4, [{"task": "sitting for an hour", "score": 5}])]
+    assert tables["trainees"][0]["psfs_tasks"] == ["sitting for an hour"]
+    await coach.handle(user, "/delete_data")
+    await coach.handle(user, "/delete_confirm")
+    engine = get_engine(database_url)
+    assert self_tests.history(engine, user) == ()
+    with session_factory(engine)() as s:
+        assert s.execute(select(WeeklyCheckIn).where(WeeklyCheckIn.user_id == user)).first() is None
+        assert s.get(Trainee, user) is None
