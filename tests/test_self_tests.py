@@ -179,3 +179,20 @@ async def test_single_leg_stance_with_a_pelvic_drop_starts_the_plan_on_hip_drop_
     with session_factory(engine)() as s:
         assert s.execute(select(WeeklyCheckIn).where(WeeklyCheckIn.user_id == user)).first() is None
         assert s.get(Trainee, user) is None
+
+
+@pytest.mark.slow
+async def test_asking_for_another_test_mid_test_starts_that_one(coach, database_url) -> None:
+    from knowledge.db import get_engine
+    from tests.onboarding_script import ONBOARDING
+
+    user = "self-test-switch"
+    for message in ONBOARDING:
+        await coach.handle(user, message)
+    await coach.handle(user, '/self_test{"assessment": "single_leg_stance_test"}')
+    switched = await coach.handle(user, "self test single leg bridge hold")
+    assert any(r.text.startswith("Single-leg bridge hold\n1. ") for r in switched.replies), switched.to_json()
+    assert any(b.payload == '/inform{"test_result": "stopped_by_lower_back"}' for r in switched.replies for b in r.buttons)
+    await coach.handle(user, '/inform{"test_result": "stopped_by_lower_back"}')
+    assert [(r.assessment_id, r.result) for r in self_tests.history(get_engine(database_url), user)] == [
+        ("single_leg_bridge_hold", "stopped_by_lower_back")]
