@@ -98,6 +98,5 @@ class ActionSelfTestSubmit(Action):
         dispatcher.utter_message(text=outcome.text,
                                  buttons=[{"title": "Start today's session", "payload": "/start_session"}])
         # refs: the faults this result points to (what the bot understood from it).
-        reported = next(r.faults for r in kb().assessment(assessment_id).results if r.result == result)
-        send_refs(dispatcher, {"faults": list(reported), "cues": [], "exercises": [], "red_flag": False})
+        send_refs(dispatcher, {"faults": list(outcome.reported), "cues": [], "exercises": [], "red_flag": False})
         return reset

@@ -154,8 +154,7 @@ def render_reply(reply: Reply, payloads: CallbackPayloads) -> list[OutgoingMessa
     document = getattr(reply, "document", None)
     if document:
         messages.append(OutgoingMessage("document", path=document))
-    bold = list(getattr(reply, "bold", None) or [])
-    messages += [OutgoingMessage("text", text=part, entities=bold_entities(part, bold)) for part in split_text(reply.text)]
+    messages += [OutgoingMessage("text", text=part, entities=bold_entities(part, reply.bold)) for part in split_text(reply.text)]
     markup = keyboard(reply.buttons, payloads)
     if markup is not None:
         if not messages:

@@ -288,3 +288,9 @@ def load_adherence(db: Session, user_id: str, clock: Clock) -> AdherenceReport:
     return adherence_report(
         done_dates(db, user_id), pain_by_date(db, user_id), start, today, glute_feel_by_date(db, user_id)
     )
+
+
+def due_every(start: date, last: date | None, today: date, every_days: int) -> bool:
+    """Something done every ``every_days`` (a weekly check-in, a self-test) is due that many days
+    after it was last done, or after the start when it never was."""
+    return (today - (last or start)).days >= every_days

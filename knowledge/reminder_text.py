@@ -21,6 +21,10 @@ from knowledge.reminder_models import KIND_SNOOZE
 log = logging.getLogger(__name__)
 
 
+# Added to the daily reminder on the days the weekly check-in is due (knowledge/weekly.py).
+WEEKLY_NOTE = " It's also time for your weekly check-in (about a minute): send /checkin."
+
+
 def plain_reminder(kind: str) -> str:
     """The reminder when the record has nothing more to say (or there is no record)."""
     if kind == KIND_SNOOZE:
@@ -129,16 +133,13 @@ def reminder_texts(session: Session, wanted: Sequence[tuple[str, str]], clock: C
     ]
 
 
-WEEKLY_NOTE = " It's also time for your weekly check-in (about a minute): send /checkin."
-
-
 def weekly_due_users(session: Session, trainees: dict, today: dict[str, date]) -> set[str]:
     """The trainees whose weekly check-in is due today (one query per chunk of users)."""
     from sqlalchemy import func
 
     from knowledge.progression import load_progression_rules
     from knowledge.trainee_models import WeeklyCheckIn
-    from knowledge.weekly import is_due
+    from knowledge.adherence import due_every
 
     every = load_progression_rules().weekly.every_days
     last: dict[str, date] = {}
@@ -149,6 +150,6 @@ def weekly_due_users(session: Session, trainees: dict, today: dict[str, date]) -
         ).all())
     return {
         user for user, t in trainees.items()
-        if is_due(local_date_of(t.onboarded_at, t.timezone), last.get(user), today[user], every)
+        if due_every(local_date_of(t.onboarded_at, t.timezone), last.get(user), today[user], every)
     }
 

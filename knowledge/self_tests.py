@@ -14,6 +14,7 @@ from typing import Any, Sequence
 
 from sqlalchemy import select
 
+from knowledge.adherence import due_every
 from knowledge.clock import SYSTEM_CLOCK, Clock
 from knowledge.coaching import (
     CoachingError,
@@ -70,6 +71,7 @@ class SelfTestOutcome:
     result: str
     faults: tuple[str, ...]  # the trainee's faults now, the plan's lead first
     text: str
+    reported: tuple[str, ...] = ()  # the faults this result points to
 
 
 def record_result(db: DbLike, user_id: str, kb: Any, assessment_id: str, result_id: str, *,
@@ -105,11 +107,7 @@ def record_result(db: DbLike, user_id: str, kb: Any, assessment_id: str, result_
         text += f" From now on your sessions start with the work for {' and '.join(titles)}."
     else:
         text += " Nothing to change in your plan for this one."
-    return SelfTestOutcome(assessment.id, result.result, faults, text)
-
-
-def is_due(start: date, last: date | None, today: date, every_days: int = EVERY_DAYS) -> bool:
-    return (today - (last or start)).days >= every_days
+    return SelfTestOutcome(assessment.id, result.result, faults, text, tuple(result.faults))
 
 
 def due(db: DbLike, user_id: str, *, clock: Clock = SYSTEM_CLOCK) -> bool:
@@ -120,7 +118,7 @@ def due(db: DbLike, user_id: str, *, clock: Clock = SYSTEM_CLOCK) -> bool:
             return False
         last = s.execute(select(SelfTestResult.local_date).where(SelfTestResult.user_id == user_id)
                          .order_by(SelfTestResult.local_date.desc()).limit(1)).scalar_one_or_none()
-        return is_due(_start_date(t), last, _today(t, clock))
+        return due_every(_start_date(t), last, _today(t, clock), EVERY_DAYS)
 
 
 DUE_TEXT = "It's been four weeks: a two-minute self-test shows what has changed and points the plan at it."

@@ -17,6 +17,7 @@ from typing import Any, Sequence
 
 from sqlalchemy import select
 
+from knowledge.adherence import due_every
 from knowledge.clock import SYSTEM_CLOCK, Clock
 from knowledge.coaching import (
     CoachingError,
@@ -133,11 +134,6 @@ def week_number(start: date, today: date) -> int:
     return max(1, (today - start).days // 7)
 
 
-def is_due(start: date, last: date | None, today: date, every_days: int = 7) -> bool:
-    """A weekly check-in is due ``every_days`` after the last one, or after the start."""
-    return (today - (last or start)).days >= every_days
-
-
 def check_in_due(db: DbLike, user_id: str, *, clock: Clock = SYSTEM_CLOCK,
                  content: CoachContent | None = None) -> bool:
     rules = _content(content).rules.weekly
@@ -146,7 +142,7 @@ def check_in_due(db: DbLike, user_id: str, *, clock: Clock = SYSTEM_CLOCK,
         if t.onboarded_at is None:
             return False
         rows = _rows(s, user_id)
-        return is_due(_start_date(t), rows[-1].local_date if rows else None, _today(t, clock), rules.every_days)
+        return due_every(_start_date(t), rows[-1].local_date if rows else None, _today(t, clock), rules.every_days)
 
 
 def psfs_tasks(db: DbLike, user_id: str, *, clock: Clock = SYSTEM_CLOCK) -> list[str] | None:
@@ -214,10 +210,12 @@ def record_weekly(db: DbLike, user_id: str, answers: WeeklyAnswers, *, clock: Cl
         tasks = [str(x) for x in (t.psfs_tasks or [])]
         if len(answers.psfs) != len(tasks):
             raise CoachingError(f"expected {len(tasks)} task scores, got {len(answers.psfs)}")
-        rows = [r for r in _rows(s, user_id) if r.local_date != today]
-        for old in _rows(s, user_id):
-            if old.local_date == today:
-                s.delete(old)
+        rows = []
+        for row in _rows(s, user_id):
+            if row.local_date == today:
+                s.delete(row)
+            else:
+                rows.append(row)
         baseline = rows[0] if rows else None
         week = week_number(_start_date(t), today)
         text, measures, outcome = summary(week, answers, tasks, baseline, rules)
