@@ -25,6 +25,7 @@ from knowledge.kb_models import (
     KbExerciseMistake, KbExerciseStep, KbFault, KbFaultCue, KbFaultExercise, KbItemReference, KbMeta,
     KbRedFlag, KbReference,
 )
+from knowledge.english import english_words
 from knowledge.validate import PHASES, normalise
 
 KINDS = ("fault", "cue", "exercise", "red_flag", "assessment")
@@ -628,8 +629,8 @@ class KnowledgeBase:
         self._max_activity_tokens = max((len(n.split()) for n in self._activity_names), default=1)
 
     def _correct_activity_word(self, token: str) -> tuple[str, int]:
-        if token in self._activity_vocabulary or token in _STOP_WORDS or len(token) < 4:
-            return token, 0
+        if token in self._activity_vocabulary or token in _STOP_WORDS or len(token) < 4 or token in english_words():
+            return token, 0  # a word English knows is no typo ("like" stays like, not bike)
         allowed = _allowed_edits(token)
         candidates = {c for v in _deletes(token, allowed) for c in self._activity_deletions.get(v, ())}
         best = min(((_edit_distance(token, c), c) for c in candidates

@@ -450,16 +450,14 @@ def _speller(vocabulary: tuple[str, ...]) -> tuple[Any, frozenset[str]]:
     """A SymSpell index of the screen's words, and the English words that are never corrected."""
     if not vocabulary:
         return None, frozenset()
-    from importlib.resources import files
-
     from symspellpy import SymSpell
+
+    from knowledge.english import english_words
 
     speller = SymSpell(max_dictionary_edit_distance=2, prefix_length=7)
     for word in vocabulary:
         speller.create_dictionary_entry(word, 1)
-    english_file = files("symspellpy") / "frequency_dictionary_en_82_765.txt"
-    english = frozenset(line.split(" ", 1)[0] for line in english_file.read_text(encoding="utf-8").splitlines())
-    return speller, english - set(vocabulary)
+    return speller, english_words() - set(vocabulary)
 
 
 def _rule(spec: Mapping[str, Any]) -> _Rule:
