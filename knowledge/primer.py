@@ -91,6 +91,87 @@ def available_minutes(text: str) -> float | None:
     return None
 
 
+# ----------------------------------------------------------------------------- a request before the workout
+
+# A message that names a lift or activity (the caller says whether it does) is a request for the
+# primer or the lift's cues when it asks for a warm-up, activation, cues or technique, or says the
+# workout is still ahead ("single leg rdl later, key points?", "bulgarians next, how do i make them
+# more glute?") -- unless it complains about what happened or asks why, which the fault and cue
+# answers handle ("my back takes over in squats", "squats today felt all in my quads").
+_REQUEST = re.compile(
+    r"\b(?:warm\s?-?\s?ups?|warmups?|warming up|primer|prime|priming|activat\w*|wake|waking|switch\w* on|"
+    r"fire up|firing|turn\w* on|glutes on|cues?|cueing|technique|form|tips?|pointers?|key points?|"
+    r"points|focus|think about|checklist|remind me|advice|prep|prepare|ready|"
+    r"how should|(?:how|what) (?:do|should|can|shall) i)\b")
+_AHEAD = re.compile(
+    r"\b(?:later|today|tonight|tomorrow|tmrw|tmr|next|soon|shortly|about to|gonna|going to|heading|"
+    r"off to|starts?|starting|before|b4|pre|upcoming|in (?:a|an|\d+) ?(?:min|mins|minutes?|hours?|hrs?|h)|"
+    r"this (?:morning|afternoon|evening|arvo)|at \d+|\w+ day)\b")
+_COMPLAINT = re.compile(
+    r"\b(?:hurt\w*|pain\w*|ache\w*|aching|sore\w*|cramp\w*|never|always|keeps|i keep|takes? over|taking over|"
+    r"(?:does|do|doing|did) (?:all|everything|the work|most)|reason|purpose|point of|benefit|can'?t feel|cannot feel|don'?t feel|doesn'?t feel|"
+    r"didn'?t feel|not feel\w*|barely|cav\w+|collaps\w*|drifts?|drifting|why|felt|yesterday|"
+    r"last (?:night|time|week|session)|was|were|tweak\w*|pulled|injur\w*)\b")
+
+
+# What the person wants the lift to be like is no complaint: "what do i focus on so glutes do the
+# work", "tips so my back doesnt hurt", "how do i lift the bags w/o straining my back".
+_PURPOSE = re.compile(r"\b(?:so that|(?<=\S )so (?=my|the|i |it|glute|your|that)|without|w/o|w/out|to stop|to keep|to avoid|"
+                      r"to make sure|instead of|rather than|and not|not my)\b[^.?!,;]*")
+
+
+def complains(text: str) -> bool:
+    """Whether a message complains about what happened or asks why: never a pre-workout request,
+    whatever the classifier made of it ("hamstrings r doing everything in hip thrusts")."""
+    lowered = " ".join(text.lower().replace("\u2019", "'").split())
+    return bool(_COMPLAINT.search(_PURPOSE.sub(" ", lowered)))
+
+
+def only_complains(text: str) -> bool:
+    """A complaint or a "why" that neither asks for a warm-up or the cues nor says the workout is
+    ahead ("hamstrings r doing everything in hip thrusts"); a message that does both ("lunges after
+    work, knee always drifts in, what cues") is left to the classifier."""
+    lowered = " ".join(text.lower().replace("\u2019", "'").split())
+    return complains(text) and not (_REQUEST.search(lowered) or _AHEAD.search(lowered))
+
+
+_WARM_UP = re.compile(r"\b(?:warm\s?-?\s?ups?|warmups?|warming up|primer|prime|priming|activat\w*|wake (?:up )?my glutes?|"
+                      r"glutes? (?:on|awake|firing))\b")
+
+
+def asks_for_warm_up(text: str) -> bool:
+    """Whether a message asks for a warm-up or glute activation, whatever it is for."""
+    lowered = " ".join(text.lower().replace("\u2019", "'").split())
+    return bool(_WARM_UP.search(lowered)) and not complains(text)
+
+
+def asks_for_cues(text: str) -> bool:
+    """Whether a message asks for a warm-up, a primer, the cues or the technique."""
+    return bool(_REQUEST.search(" ".join(text.lower().replace("\u2019", "'").split())))
+
+
+def reads_as_pre_workout(text: str, names_an_activity: bool, intent: str | None = None) -> bool:
+    """Whether a message is a request before a workout rather than the intent it was given.
+
+    Only a message that names a lift or activity can be one. A how-to question about an exercise
+    of the same name ("how do i do hip thrusts?") stays a how-to unless it says the workout is
+    ahead ("hip thrusts later, how do i do them?").
+
+    >>> reads_as_pre_workout("single leg rdl later, key points?", True, "ask_howto")
+    True
+    >>> reads_as_pre_workout("my back takes over in squats, what should i do", True, "report_fault")
+    False
+    """
+    if not names_an_activity:
+        return False
+    if complains(text):
+        return False
+    lowered = " ".join(text.lower().replace("\u2019", "'").split())
+    if intent == "ask_howto":
+        return bool(_AHEAD.search(lowered))
+    return bool(_REQUEST.search(lowered) or _AHEAD.search(lowered))
+
+
 # ----------------------------------------------------------------------------- the person
 
 def person_level(kb: Any, slot_levels: Mapping[str, str]) -> int:
@@ -110,6 +191,24 @@ def _dose(dosage: Mapping[str, Any]) -> dict[str, Any]:
     if dose.get("hold_seconds"):
         dose["hold_seconds"] = min(int(dose["hold_seconds"]), PRIMER_MAX_HOLD_S)
     return dose
+
+
+# The least a shortened set keeps: fewer reps than this is not a set.
+MIN_SHORT_REPS, MIN_SHORT_HOLD_S = 5, 10
+
+
+def _shortened(dose: Mapping[str, Any], seconds: float) -> dict[str, Any]:
+    """``dose`` with fewer reps (or a shorter hold) so that it fits in ``seconds``, down to
+    MIN_SHORT_REPS reps or a MIN_SHORT_HOLD_S hold."""
+    short = dict(dose)
+    sides = 2 if short.get("per_side") else 1
+    work = max(0.0, seconds - TIMING["transition_seconds"]) / sides
+    if short.get("reps"):
+        per_rep = estimate_seconds({**short, "reps": 1, "per_side": False}, {**TIMING, "transition_seconds": 0})
+        short["reps"] = max(MIN_SHORT_REPS, min(int(short["reps"]), int(work // max(per_rep, 1))))
+    elif short.get("hold_seconds"):
+        short["hold_seconds"] = max(MIN_SHORT_HOLD_S, min(int(short["hold_seconds"]), int(work)))
+    return short
 
 
 def _unique(items: Iterable[str]) -> list[str]:
@@ -148,7 +247,12 @@ def build_primer(kb: Any, activity_id: str, person: Person | None = None, minute
         dose = _dose(exercise.dosage)
         seconds = estimate_seconds(dose, TIMING)
         if drills and (used + seconds > budget * 60 or len(drills) == MAX_DRILLS):
-            continue  # the first drill always goes in: a primer of nothing helps nobody
+            continue
+        if not drills and seconds > budget * 60:
+            # The first drill always goes in (a primer of nothing helps nobody), cut to the time
+            # they have: "one minute" gets a shorter set, not a two-minute primer.
+            dose = _shortened(dose, budget * 60)
+            seconds = estimate_seconds(dose, TIMING)
         drills.append(Drill(exercise.id, exercise.title, dose, seconds, for_fault.get(exercise.id)))
         used += seconds
 

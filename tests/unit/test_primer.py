@@ -10,7 +10,8 @@ import pytest
 
 from knowledge.db import make_engine
 from knowledge.loader import load
-from knowledge.primer import DEFAULT_MINUTES, Person, available_minutes, build_primer, person_level
+from knowledge.primer import (DEFAULT_MINUTES, MIN_SHORT_REPS, Person, available_minutes, build_primer, person_level,
+                              reads_as_pre_workout)
 from knowledge.queries import KnowledgeBase
 
 
@@ -57,6 +58,45 @@ def test_time_available_sets_how_many_drills(kb: KnowledgeBase, activity: str, m
     assert drills(primer) == expected
     assert primer.seconds <= 60 * (minutes or DEFAULT_MINUTES)
     assert not primer.known_person and primer.cues == kb.activity(activity).cues
+
+
+@pytest.mark.parametrize("activity, drill", [
+    ("lift_squat", "glute_bridge"),  # 10 reps would take 75 s
+    ("lift_lunge", "clamshell"),  # 10 per side would take 115 s
+])
+def test_one_minute_shortens_the_first_drill_instead_of_doubling_the_time(kb: KnowledgeBase, activity: str,
+                                                                           drill: str) -> None:
+    full = build_primer(kb, activity, None, 2)
+    short = build_primer(kb, activity, None, 1)
+    assert drills(short) == [drill] and drills(full)[0] == drill
+    assert MIN_SHORT_REPS <= short.drills[0].dosage["reps"] < full.drills[0].dosage["reps"]
+    assert short.seconds < full.drills[0].seconds
+    assert round(short.seconds / 60) <= 1
+
+
+@pytest.mark.parametrize("text, intent, expected", [
+    # Asking for a warm-up or the cues, or saying the workout is ahead: a pre-workout request.
+    ("only have 2 mins b4 squatting, whats the fastest way to wake up my glutes", "report_fault", True),
+    ("bulgarians next, how do i make them more glute and less quad", "report_fault", True),
+    ("hike starts at 8, i have 3 mins at the trailhead", "inform", True),
+    ("trap bar deadlift this morning, remind me the technique", "out_of_scope", True),
+    ("leg day", "report_fault", True),
+    ("single leg rdl later, key points?", "ask_howto", True),
+    # A how-to question about the exercise of the same name stays one unless the workout is ahead.
+    ("how do i do hip thrusts", "ask_howto", False),
+    # Complaints and "why" go to the fault and cue answers.
+    ("my knees cave in when i squat, what should i do", "report_fault", False),
+    ("squats today felt all in my quads", "report_fault", False),
+    ("my lower back takes over in deadlifts", "report_fault", False),
+    ("why do my knees have to track my toes in lunges", "report_fault", False),
+    ("did squats yesterday and my back is sore", "report_soreness", False),
+])
+def test_reads_as_pre_workout(text: str, intent: str, expected: bool) -> None:
+    assert reads_as_pre_workout(text, True, intent) is expected
+
+
+def test_without_a_named_activity_nothing_is_a_pre_workout_request() -> None:
+    assert not reads_as_pre_workout("quick warm up before the gym?", False, "report_fault")
 
 
 @pytest.mark.parametrize("equipment, expected", [
@@ -109,3 +149,14 @@ def test_never_above_the_level_nor_needing_missing_kit(kb: KnowledgeBase) -> Non
 def test_person_level_is_the_highest_exercise_of_the_plan(kb: KnowledgeBase) -> None:
     assert person_level(kb, {}) == 1
     assert person_level(kb, {"bridge": "single_leg_glute_bridge", "side": "clamshell"}) == 3
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("shift at the warehouse starts in 30, like 3 min of activation", ["activity_everyday_lifting"]),  # not "bike"
+    ("track intervals tonight", ["activity_running"]),  # "track" is no typo of "trek"
+    ("hill sprints later", ["activity_running"]),  # the longer name wins over "hill"
+    ("about to sqaut", ["lift_squat"]),  # a real typo is still corrected
+    ("kb swings class at 6", ["lift_deadlift"]),
+])
+def test_find_activities_never_corrects_an_english_word(kb: KnowledgeBase, text: str, expected: list[str]) -> None:
+    assert [m.id for m in kb.find_activities(text)] == expected
