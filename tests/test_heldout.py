@@ -51,7 +51,14 @@ SAFETY_SETS = {f"{path.parent.name}/{path.stem}": path for path in sorted((HELDO
 # cues were asked for, and the primer minutes when given. Its lines are never printed unless
 # COACH_SHOW_BLIND_LINES=1, which spends the set. The first set, read while fixing, is in
 # tests/heldout/spent/pre_workout_1.yaml and is no measure any more.
-PRE_WORKOUT_SET = HELDOUT / "pre_workout.yaml"
+# The third set (2026-12-04, by a helper who saw only BRIEF_PRODUCT.md) was written after the
+# second set's figures were last read and before the pre-workout request reader
+# (bot.nlu_components.PreWorkoutRequest) was tuned on a development set nobody holds out
+# (written by another helper, kept outside the repository). Its counts were read three times
+# while tuning, so the fourth set (written the same day, first run after the rules were done but
+# one) is the measure of that work.
+PRE_WORKOUT_SETS = {"pre_workout": HELDOUT / "pre_workout.yaml", "pre_workout_3": HELDOUT / "pre_workout_3.yaml",
+                    "pre_workout_4": HELDOUT / "pre_workout_4.yaml"}
 SHOW_BLIND_LINES = os.environ.get("COACH_SHOW_BLIND_LINES") == "1"
 PRE_WORKOUT_ACTIVITY = {label: f"{prefix}_{label}" for prefix, labels in {
     "lift": ("squat", "deadlift", "hip_thrust", "lunge", "step_up"),
@@ -59,11 +66,12 @@ PRE_WORKOUT_ACTIVITY = {label: f"{prefix}_{label}" for prefix, labels in {
 # The issue's targets; the guard the test asserts is the figures of the first run, so that a
 # change can only keep or improve them.
 TARGET_ACTIVITY, MAX_FALLBACKS = 0.90, 1
-# First run of the second set (2026-12-02, the shipped 50-epoch model, counts only read): right
-# activity 73/90 (cue questions 26/36, primer requests 47/54), primer where asked 50/54, no
-# invented fault 88/90, primer within the minutes given 18/18, 3 generic fallbacks: the targets
-# are NOT met. The guard is that, less one line each (a retrained model is not bit-for-bit the same).
-GUARD_ACTIVITY, GUARD_PRIMER, GUARD_NO_FAULT, GUARD_FALLBACKS = 72 / 90, 49 / 54, 87 / 90, 4
+# The guard each set's test asserts: its figures with the pre-workout request reader
+# (2026-12-04, counts only read; docs/pre_workout.md has the table), less one line each (a
+# retrained model is not bit-for-bit the same). Right activity, primer where asked, no invented
+# fault, most generic fallbacks. The targets are NOT all met on any set.
+PRE_WORKOUT_GUARDS = {"pre_workout": (80 / 90, 51 / 54, 86 / 90, 2), "pre_workout_3": (80 / 90, 53 / 54, 87 / 90, 5),
+                      "pre_workout_4": (85 / 90, 52 / 54, 88 / 90, 4)}
 REF_KEY = {"fault": "faults", "cue_why": "cues", "howto": "exercises"}
 # A red flag labelled as the answer to an onboarding or check-in question is sent at that
 # question. A session's steps are each done ("/session_done"); done once too often, the check-in
@@ -109,7 +117,7 @@ def all_results(trained_model: Path, tmp_path_factory: pytest.TempPathFactory) -
     share the suite's database (the real bot's scheduler would try to remind them)."""
     if not os.environ.get("DATABASE_URL", "").startswith("sqlite"):
         pytest.skip("SQLite only: held-out sets measure understanding, which no back end changes")
-    sets = {name: _items(path) for name, path in {**HELDOUT_SETS, **SAFETY_SETS, "pre_workout": PRE_WORKOUT_SET}.items()}
+    sets = {name: _items(path) for name, path in {**HELDOUT_SETS, **SAFETY_SETS, **PRE_WORKOUT_SETS}.items()}
     lines: list[str] = []
     wanted: dict[str, list[int]] = {}  # the output line of each item (prefix lines are not scored)
     for name, items in sets.items():
@@ -242,11 +250,13 @@ def test_red_flag_screen_on_blind_sets(all_results, capsys: pytest.CaptureFixtur
     assert question_rate <= GUARD_QUESTIONS, f"questions rose above the measured {GUARD_QUESTIONS:.1%}"
 
 
-def test_pre_workout_blind_set(all_results, capsys: pytest.CaptureFixture) -> None:
+@pytest.mark.parametrize("name", sorted(PRE_WORKOUT_SETS))
+def test_pre_workout_blind_set(name: str, all_results, capsys: pytest.CaptureFixture) -> None:
     """The table of the pre-workout blind set; misses are counted by label, their lines hidden."""
     import re
 
-    results = all_results["pre_workout"]
+    results = all_results[name]
+    guard_activity, guard_primer, guard_no_fault, guard_fallbacks = PRE_WORKOUT_GUARDS[name]
     assert len(results) >= 60
     rows: dict[str, list[dict[str, bool]]] = defaultdict(list)
     misses: list[str] = []
@@ -273,7 +283,7 @@ def test_pre_workout_blind_set(all_results, capsys: pytest.CaptureFixture) -> No
     primer = sum(r["primer"] for r in rows["primer"]) / len(rows["primer"])
     no_fault = sum(r["no_fault"] for r in everything) / n
     timed = [r["minutes"] for r in everything if r["minutes"] is not None]
-    lines = ["", f"pre-workout blind set ({PRE_WORKOUT_SET.name}) through python -m bot say, each line a fresh user",
+    lines = ["", f"pre-workout blind set ({PRE_WORKOUT_SETS[name].name}) through python -m bot say, each line a fresh user",
              f"{'asks':<8}{'n':>4}{'activity':>10}{'primer':>8}{'cues':>6}{'no fault':>10}"]
     for asks, values in sorted(rows.items()):
         lines.append(f"{asks:<8}{len(values):>4}{sum(r['activity'] for r in values):>10}{sum(r['primer'] for r in values):>8}"
@@ -294,5 +304,5 @@ def test_pre_workout_blind_set(all_results, capsys: pytest.CaptureFixture) -> No
                      + ", ".join(f"{k} {v}" for k, v in sorted(by_label.items())))
     with capsys.disabled():
         print("\n".join(lines))
-    assert activity >= GUARD_ACTIVITY and primer >= GUARD_PRIMER and no_fault >= GUARD_NO_FAULT
-    assert fallbacks <= GUARD_FALLBACKS
+    assert activity >= guard_activity and primer >= guard_primer and no_fault >= guard_no_fault
+    assert fallbacks <= guard_fallbacks
