@@ -160,7 +160,7 @@ class PreWorkoutRequest(GraphComponent, IntentClassifier):
     def _set_names(self, names: List[str]) -> None:
         from knowledge.validate import normalise as singular_words
 
-        # Singular words, as the knowledge base matches names ("heavy boxes" finds "a heavy box").
+        # Singular words, as the knowledge base matches names ("grocery bags" finds "one grocery bag").
         self._names = sorted({singular_words(n) for n in names} - {""}, key=len, reverse=True)  # longest first
         self._pattern = (re.compile(r"(?<![a-z0-9])(?:" + "|".join(re.escape(n) for n in self._names) + r")(?![a-z0-9])")
                          if self._names else None)
