@@ -15,6 +15,8 @@ from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from knowledge.validate import normalise as singular_words
+
 
 
 def normalise(text: str) -> str:
@@ -158,8 +160,6 @@ class PreWorkoutRequest(GraphComponent, IntentClassifier):
         self._set_names(names or [])
 
     def _set_names(self, names: List[str]) -> None:
-        from knowledge.validate import normalise as singular_words
-
         # Singular words, as the knowledge base matches names ("grocery bags" finds "one grocery bag").
         self._names = sorted({singular_words(n) for n in names} - {""}, key=len, reverse=True)  # longest first
         self._pattern = (re.compile(r"(?<![a-z0-9])(?:" + "|".join(re.escape(n) for n in self._names) + r")(?![a-z0-9])")
@@ -192,8 +192,6 @@ class PreWorkoutRequest(GraphComponent, IntentClassifier):
         return cls(config, model_storage, resource, names)
 
     def names_an_activity(self, text: str) -> bool:
-        from knowledge.validate import normalise as singular_words
-
         return bool(self._pattern and self._pattern.search(singular_words(text)))
 
     def process(self, messages: List[Message]) -> List[Message]:

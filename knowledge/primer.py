@@ -114,6 +114,11 @@ _COMPLAINT = re.compile(
     r"last (?:night|time|week|session)|was|were|tweak\w*|pulled|injur\w*)\b")
 
 
+def _lowered(text: str) -> str:
+    """Lower case, straight apostrophes, single spaces: what the patterns above are written for."""
+    return " ".join(text.lower().replace("\u2019", "'").split())
+
+
 # What the person wants the lift to be like is no complaint: "what do i focus on so glutes do the
 # work", "tips so my back doesnt hurt", "how do i lift the bags w/o straining my back".
 _PURPOSE = re.compile(r"\b(?:so that|(?<=\S )so (?=my|the|i |it|glute|your|that)|without|w/o|w/out|to stop|to keep|to avoid|"
@@ -123,7 +128,7 @@ _PURPOSE = re.compile(r"\b(?:so that|(?<=\S )so (?=my|the|i |it|glute|your|that)
 def complains(text: str) -> bool:
     """Whether a message complains about what happened or asks why: never a pre-workout request,
     whatever the classifier made of it ("hamstrings r doing everything in hip thrusts")."""
-    lowered = " ".join(text.lower().replace("\u2019", "'").split())
+    lowered = _lowered(text)
     return bool(_COMPLAINT.search(_PURPOSE.sub(" ", lowered)))
 
 
@@ -131,7 +136,7 @@ def only_complains(text: str) -> bool:
     """A complaint or a "why" that neither asks for a warm-up or the cues nor says the workout is
     ahead ("hamstrings r doing everything in hip thrusts"); a message that does both ("lunges after
     work, knee always drifts in, what cues") is left to the classifier."""
-    lowered = " ".join(text.lower().replace("\u2019", "'").split())
+    lowered = _lowered(text)
     return complains(text) and not (_REQUEST.search(lowered) or _AHEAD.search(lowered))
 
 
@@ -141,13 +146,13 @@ _WARM_UP = re.compile(r"\b(?:warm\s?-?\s?ups?|warmups?|warming up|primer|prime|p
 
 def asks_for_warm_up(text: str) -> bool:
     """Whether a message asks for a warm-up or glute activation, whatever it is for."""
-    lowered = " ".join(text.lower().replace("\u2019", "'").split())
+    lowered = _lowered(text)
     return bool(_WARM_UP.search(lowered)) and not complains(text)
 
 
 def asks_for_cues(text: str) -> bool:
     """Whether a message asks for a warm-up, a primer, the cues or the technique."""
-    return bool(_REQUEST.search(" ".join(text.lower().replace("\u2019", "'").split())))
+    return bool(_REQUEST.search(_lowered(text)))
 
 
 def reads_as_pre_workout(text: str, names_an_activity: bool, intent: str | None = None) -> bool:
@@ -166,7 +171,7 @@ def reads_as_pre_workout(text: str, names_an_activity: bool, intent: str | None 
         return False
     if complains(text):
         return False
-    lowered = " ".join(text.lower().replace("\u2019", "'").split())
+    lowered = _lowered(text)
     if intent == "ask_howto":
         return bool(_AHEAD.search(lowered))
     return bool(_REQUEST.search(lowered) or _AHEAD.search(lowered))
