@@ -112,6 +112,18 @@ def user_id(tracker: Tracker) -> str:
     return tracker.sender_id
 
 
+def turn_key(tracker: Tracker) -> str | None:
+    """The key of the incoming message this turn answers, from the front end's metadata: a
+    button is one press per message it hangs under (a double press is one), anything else is
+    its Telegram update. None when the message came without one (the terminal)."""
+    metadata = tracker.latest_message.get("metadata") or {}
+    if metadata.get("source") == "button" and metadata.get("message_id") is not None:
+        return f"button:{metadata.get('chat_id')}:{metadata['message_id']}"
+    if metadata.get("update_id") is not None:
+        return f"update:{metadata['update_id']}"
+    return None
+
+
 def paused_by_red_flag(dispatcher: CollectingDispatcher, tracker: Tracker) -> bool:
     """True (and the short reminder said) when a red flag paused this person's coaching. The
     screen in front of the conversation already answers coaching requests so; this is the same

@@ -10,7 +10,8 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.forms import answers_only, parsed
 from actions.common import (
-    clock, db_session, engine, entity_values, kb, paused_by_red_flag, send, send_picture, send_refs, user_id, user_text,
+    clock, db_session, engine, entity_values, kb, paused_by_red_flag, send, send_picture, send_refs, turn_key, user_id,
+    user_text,
 )
 from actions.daily import daily_contact
 from knowledge import answers, coaching, parsing, reminders
@@ -93,7 +94,7 @@ class ActionSessionStep(Action):
             return []
         intent = (tracker.latest_message.get("intent") or {}).get("name")
         event = "skip" if intent == "session_skip" else "done"
-        step = coaching.session_event(engine(), user_id(tracker), event, clock=clock())
+        step = coaching.session_event(engine(), user_id(tracker), event, clock=clock(), turn_key=turn_key(tracker))
         return utter_step(dispatcher, step)
 
 
@@ -114,7 +115,7 @@ class ActionTooHard(Action):
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
         if in_session(tracker):
-            step = coaching.session_event(engine(), user_id(tracker), "too_hard", clock=clock())
+            step = coaching.session_event(engine(), user_id(tracker), "too_hard", clock=clock(), turn_key=turn_key(tracker))
             return utter_step(dispatcher, step)
         exercise = entity_values(tracker, "exercise") or [tracker.get_slot("last_exercise")]
         if exercise[0] and kb().get("exercise", exercise[0]) is not None:
@@ -131,7 +132,7 @@ class ActionTooEasy(Action):
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
         if in_session(tracker):
-            step = coaching.session_event(engine(), user_id(tracker), "done", clock=clock())
+            step = coaching.session_event(engine(), user_id(tracker), "done", clock=clock(), turn_key=turn_key(tracker))
             dispatcher.utter_message(text="Good sign. Tell me in the check-in; three easy sessions in a row move you up.")
             return utter_step(dispatcher, step)
         exercise = entity_values(tracker, "exercise") or [tracker.get_slot("last_exercise")]
@@ -159,7 +160,7 @@ class ActionReportPain(Action):
                 dispatcher.utter_message(text=str(exc))
                 return []
         if in_session(tracker) and (value is None or value > 5):
-            step = coaching.session_event(engine(), user, "hurts", clock=clock())
+            step = coaching.session_event(engine(), user, "hurts", clock=clock(), turn_key=turn_key(tracker))
             events = utter_step(dispatcher, step)
             if value is not None:
                 coaching.record_pain(engine(), user, value, "report", clock=clock())

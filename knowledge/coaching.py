@@ -372,22 +372,30 @@ def start_or_resume_session(
 
 def session_event(
     db: DbLike, user_id: str, event: str, *, clock: Clock = SYSTEM_CLOCK,
-    content: CoachContent | None = None,
+    content: CoachContent | None = None, turn_key: str | None = None,
 ) -> SessionStep:
     """Record what happened to the current exercise and move on; after the last one, the
-    check-in. ``hurts`` stops that exercise and says so."""
+    check-in. ``hurts`` stops that exercise and says so.
+
+    ``turn_key`` names the incoming message (one Telegram update, or one button under one
+    message). The message that last moved the session on is remembered, so the same message
+    handled again (redelivered after a crash, or a button pressed twice) shows where the session
+    stands instead of advancing it a second time."""
     if event not in SESSION_EVENTS:
         raise CoachingError(f"unknown session event '{event}'; expected one of {', '.join(SESSION_EVENTS)}")
     with _session(db) as s:
         t = _trainee(s, user_id, clock)
         ps = _today_session(s, t, clock)
+        if ps is not None and turn_key is not None and ps.turn_key == turn_key:
+            return _step(s, ps, "")  # already done for this message: the same answer again
         if ps is not None and ps.completed_at is None and ps.items:
-            return _advance(s, ps, event, clock)
+            return _advance(s, ps, event, clock, turn_key)
     # No running session: the event starts (or shows) today's.
     return start_or_resume_session(db, user_id, clock=clock, content=content)
 
 
-def _advance(s: Session, ps: PlannedSession, event: str, clock: Clock) -> SessionStep:
+def _advance(s: Session, ps: PlannedSession, event: str, clock: Clock, turn_key: str | None = None) -> SessionStep:
+    ps.turn_key = turn_key
     item = ps.items[ps.current_index]
     item.result = _EVENT_RESULT[event]
     item.result_at = clock.now()

@@ -113,6 +113,10 @@ class PlannedSession(Base):
     current_index = Column(Integer, nullable=False, default=0)
     started_at = Column(UTCDateTime, nullable=True)
     completed_at = Column(UTCDateTime, nullable=True)
+    # The incoming message that last moved this session on (see knowledge.coaching.session_event):
+    # the same message handled again after a crash, or the same button pressed twice, finds its
+    # own key here and does not advance a second time.
+    turn_key = Column(String(64), nullable=True)
 
     items = relationship(
         "SessionItem",

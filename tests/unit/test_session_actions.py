@@ -89,3 +89,28 @@ def test_pause_offers_resume_only_when_something_runs() -> None:
     [message] = [m for m in dispatcher.messages if m.get("text")]
     assert message["text"].startswith("Paused at exercise 1 of")
     assert [b["title"] for b in message["buttons"]] == ["Resume"]
+
+
+def pressed(sender: str, metadata: dict) -> Tracker:
+    t = tracker("/session_done", sender, "session_done", slots={"session_state": "in_progress"})
+    t.latest_message["metadata"] = metadata
+    return t
+
+
+def test_done_handled_twice_for_the_same_message_advances_once() -> None:
+    # The turn's key comes from the front end's metadata (bot.telegram_app._metadata): a
+    # redelivered update, or the Done button under one message pressed twice, is one step.
+    user = "unit-session-idempotent"
+    onboard(user)
+    ActionSessionStart().run(CollectingDispatcher(), tracker("/start_session", user, "start_session"), {})
+    update = {"source": "text", "chat_id": 1, "update_id": 5001, "message_id": 70}
+    for _ in range(2):
+        ActionSessionStep().run(CollectingDispatcher(), pressed(user, update), {})
+    assert coaching.start_or_resume_session(common.engine(), user).position == 2
+    button = {"source": "button", "chat_id": 1, "update_id": 5002, "message_id": 71}
+    for update_id in (5002, 5003):  # two presses, two updates, one message
+        ActionSessionStep().run(CollectingDispatcher(), pressed(user, {**button, "update_id": update_id}), {})
+    assert coaching.start_or_resume_session(common.engine(), user).position == 3
+    ActionSessionStep().run(CollectingDispatcher(), pressed(user, {**button, "update_id": 5004, "message_id": 72}), {})
+    after = coaching.start_or_resume_session(common.engine(), user)
+    assert after.position == 4 or after.kind == "checkin"  # a three-exercise session is over
