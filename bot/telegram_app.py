@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any, AsyncIterator, Awaitable
 
 from aiolimiter import AsyncLimiter
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import sessionmaker
 from telegram import BotCommand, Message, Update
 from telegram.constants import ChatAction, ChatType
@@ -38,6 +39,7 @@ from telegram.ext import (
     filters,
 )
 
+from bot.intake import UpdateInbox, poll_updates, replay_pending, sweep_abandoned
 from bot.scheduler import ReminderScheduler, ReminderText
 from bot.telegram_render import CallbackPayloads, retry_after_seconds, send_text, send_turn
 from bot.turns import Coach
@@ -49,6 +51,11 @@ COACH_KEY = "coach"
 PAYLOADS_KEY = "callback_payloads"
 SCHEDULER_KEY = "reminder_scheduler"
 OPTIONS_KEY = "front_end_options"
+INBOX_KEY = "update_inbox"
+POLLER_KEY = "update_poller"
+# On SIGTERM, turns in hand get this long to finish: the whole stop (with Rasa's and the
+# scheduler's) then stays inside systemd's 30 s TimeoutStopSec.
+STOP_GRACE_S = 15.0
 
 APOLOGY = "Sorry, something went wrong on my side. Please try again in a minute."
 NON_TEXT_ANSWER = (
@@ -257,12 +264,20 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
     update waits for its chat's turn *before* taking one of the ``max_concurrent_updates``
     slots, so a chat that sends 300 messages at once queues them in its own line and holds one
     slot, not 256 (with PTB's plain ``concurrent_updates(True)`` every waiting update held a
-    slot and another chat waited 105 s behind the flood)."""
+    slot and another chat waited 105 s behind the flood).
 
-    def __init__(self, max_concurrent_updates: int = 256) -> None:
+    With an inbox, an update is marked handled once its turn finished (also when a handler
+    failed: it was answered with the apology), never when it was cancelled or never started.
+    :meth:`close` is the graceful stop: updates still waiting are left alone (the inbox keeps
+    them for the next process), the ones running get ``grace_s`` to finish."""
+
+    def __init__(self, max_concurrent_updates: int = 256, updates_inbox: UpdateInbox | None = None) -> None:
         super().__init__(max_concurrent_updates)
         self._lines: dict[int, asyncio.Lock] = {}
         self._waiting: dict[int, int] = {}
+        self.inbox = updates_inbox
+        self._closing = False
+        self._running: set[asyncio.Task[Any]] = set()
 
     @staticmethod
     def _chat_of(update: object) -> int | None:
@@ -272,18 +287,62 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
     async def process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
         chat = self._chat_of(update)
         if chat is None:
-            await super().process_update(update, coroutine)
+            await self._run(update, coroutine)
             return
         line = self._lines.setdefault(chat, asyncio.Lock())  # asyncio.Lock is first come, first served
         self._waiting[chat] = self._waiting.get(chat, 0) + 1
         try:
             async with line:
-                await super().process_update(update, coroutine)
+                await self._run(update, coroutine)
         finally:
             self._waiting[chat] -= 1
             if not self._waiting[chat]:  # nobody else in this chat's line: forget it
                 del self._waiting[chat]
                 del self._lines[chat]
+
+    async def _run(self, update: object, coroutine: Awaitable[Any]) -> None:
+        if self._closing:  # stopping: not started, so left for the next process
+            getattr(coroutine, "close", lambda: None)()
+            return
+        task = asyncio.current_task()
+        if task is not None:
+            self._running.add(task)
+        try:
+            await super().process_update(update, coroutine)
+        except asyncio.CancelledError:
+            raise  # not finished: the inbox hands it to the next process
+        except Exception:
+            await self._handled(update)
+            raise
+        else:
+            await self._handled(update)
+        finally:
+            if task is not None:
+                self._running.discard(task)
+
+    async def _handled(self, update: object) -> None:
+        if self.inbox is None or not isinstance(update, Update):
+            return
+        try:
+            await asyncio.to_thread(self.inbox.handled, [update.update_id])
+        except Exception as exc:
+            # The turn was answered; the next process will answer it again (idempotently).
+            logger.error("could not mark update %s handled: %s", update.update_id, type(exc).__name__)
+
+    async def close(self, grace_s: float) -> int:
+        """Stop starting updates; give the running ones ``grace_s`` and cancel what is left.
+        Returns how many were cancelled."""
+        self._closing = True
+        running = set(self._running)
+        if not running:
+            return 0
+        _done, late = await asyncio.wait(running, timeout=grace_s)
+        for task in late:
+            task.cancel()
+        if late:
+            logger.warning("stopping: %d turns did not finish in %.0fs; the next run handles them", len(late), grace_s)
+            await asyncio.wait(late, timeout=5)
+        return len(late)
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
         await coroutine
@@ -304,10 +363,13 @@ class FrontEndOptions:
     typing_after_s: float = 0.5  # show "typing…" when an answer takes longer than this
 
 
-def _metadata(message: Message | None, chat_id: int, source: str) -> dict[str, Any]:
+def _metadata(update: Update, message: Message | None, chat_id: int, source: str) -> dict[str, Any]:
     user = message.from_user if message else None
     return {
         "channel": "telegram",
+        # The turn's key for idempotent handling (actions.common.turn_key): the same update
+        # handled again after a crash must not move a workout on twice.
+        "update_id": update.update_id,
         "source": source,  # text | command | button
         "chat_id": chat_id,
         "message_id": message.message_id if message else None,
@@ -356,7 +418,7 @@ async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     message = update.effective_message
     if message is None or message.text is None:
         return
-    await converse(context, message.chat_id, message.text, _metadata(message, message.chat_id, "text"))
+    await converse(context, message.chat_id, message.text, _metadata(update, message, message.chat_id, "text"))
 
 
 def command_handler(spec: CommandSpec) -> CommandHandler:
@@ -365,7 +427,7 @@ def command_handler(spec: CommandSpec) -> CommandHandler:
         if message is None:
             return
         text = spec.to_coach_text(list(context.args or []))
-        await converse(context, message.chat_id, text, _metadata(message, message.chat_id, "command"))
+        await converse(context, message.chat_id, text, _metadata(update, message, message.chat_id, "command"))
 
     return CommandHandler(spec.command, on_command, filters=filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE)
 
@@ -452,7 +514,7 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         except TelegramError:
             pass  # too old to edit, or already edited
     message = query.message if isinstance(query.message, Message) else None
-    metadata = _metadata(message, chat_id, "button")
+    metadata = _metadata(update, message, chat_id, "button")
     metadata["language_code"] = query.from_user.language_code
     await converse(context, chat_id, payload, metadata)
 
@@ -499,17 +561,22 @@ def build_application(
     rate_limiter: AIORateLimiter | None = None,
     with_updater: bool = True,
     admin_ids: frozenset[str] = frozenset(),
+    inbox: sessionmaker | None = None,
 ) -> Application:
     """The PTB application. ``base_url`` follows PTB: the token is appended to it
     (``http://host:port/bot`` → ``http://host:port/bot<token>/getMe``). With ``sessions``, the
     reminder scheduler runs in this process (``reminder_text`` None: the text composed from the
-    trainee's record)."""
+    trainee's record). With ``inbox`` (a sessionmaker on the project's database), every
+    update is written to the inbox before it is confirmed and marked handled after its turn
+    (:mod:`bot.intake`): polling then runs through :func:`bot.intake.poll_updates` instead of
+    PTB's updater."""
+    updates_inbox = UpdateInbox(inbox, reminder_clock) if inbox is not None else None
     builder = (
         Application.builder()
         .token(token)
         .rate_limiter(rate_limiter or make_rate_limiter())
         # One slow coach turn, or one chat's flood, must not hold up other users.
-        .concurrent_updates(PerChatUpdateProcessor())
+        .concurrent_updates(PerChatUpdateProcessor(updates_inbox=updates_inbox))
         # Telegram may accept a message and answer late: wait for the answer rather than time
         # out at PTB's 5 s and send the message again (see bot.telegram_render._with_retry).
         .read_timeout(SEND_READ_TIMEOUT_S)
@@ -534,6 +601,7 @@ def build_application(
 
     app.bot_data[ADMINS_KEY] = admin_ids
     app.bot_data[SESSIONS_KEY] = sessions
+    app.bot_data[INBOX_KEY] = updates_inbox
 
     private_message = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
     for spec in COMMANDS:
@@ -551,21 +619,67 @@ def build_application(
 
 
 @asynccontextmanager
-async def running(app: Application, *, poll: bool = True, poll_timeout: float = 10.0) -> AsyncIterator[Application]:
+async def running(
+    app: Application, *, poll: bool = True, poll_timeout: float = 10.0, grace_s: float = STOP_GRACE_S
+) -> AsyncIterator[Application]:
     """Run ``app`` inside the current event loop (tests, or a host that owns the loop):
-    polling if ``poll``, otherwise only processing what is put on ``app.update_queue``."""
+    polling if ``poll``, otherwise only processing what is put on ``app.update_queue``.
+
+    Leaving it is the graceful stop: fetching stops first, turns in hand get ``grace_s`` to
+    finish, and with an inbox whatever was not started stays there for the next process."""
+    updates_inbox: UpdateInbox | None = app.bot_data.get(INBOX_KEY)
+    poller: asyncio.Task[None] | None = None
+    sweeper: asyncio.Task[None] | None = None
     async with app:
         await _on_startup(app)
-        if poll and app.updater is not None:
+        if updates_inbox is not None:
+            updates_inbox.bot_id = app.bot.id
+            # Polling: this is the only process of the bot, everything unhandled is ours.
+            # Webhook: siblings may be handling theirs; take only what was left behind.
+            await replay_pending(app.update_queue, updates_inbox, app.bot, only_abandoned=not poll)
+            if not poll:
+                sweeper = asyncio.create_task(sweep_abandoned(app.update_queue, updates_inbox, app.bot))
+        if poll and updates_inbox is not None:
+            await app.bot.delete_webhook()  # getUpdates is refused while a webhook is set
+            poller = asyncio.create_task(
+                poll_updates(app.bot, app.update_queue, updates_inbox, timeout=poll_timeout), name="poll-updates"
+            )
+            poller.add_done_callback(_poller_ended)
+            app.bot_data[POLLER_KEY] = poller
+        elif poll and app.updater is not None:
             await app.updater.start_polling(timeout=poll_timeout, allowed_updates=Update.ALL_TYPES)
         await app.start()
         try:
             yield app
         finally:
+            for task in (poller, sweeper):
+                if task is not None:
+                    task.cancel()
+                    await asyncio.gather(task, return_exceptions=True)
             if app.updater is not None and app.updater.running:
                 await app.updater.stop()
+            processor = app.update_processor
+            if isinstance(processor, PerChatUpdateProcessor):
+                await processor.close(grace_s)
             await app.stop()
+            if updates_inbox is not None:
+                try:  # what was not finished may be taken by the next process at once
+                    await asyncio.to_thread(updates_inbox.release)
+                except Exception as exc:
+                    logger.error("could not release unhandled updates: %s (taken over after %s)",
+                                 type(exc).__name__, inbox_lease())
             await _on_stop(app)
+
+
+def inbox_lease() -> str:
+    from knowledge.inbox import TAKE_OVER_AFTER
+
+    return str(TAKE_OVER_AFTER)
+
+
+def _poller_ended(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        logger.critical("polling stopped: %s; no new messages are taken in", task.exception())
 
 
 def run_polling(app: Application) -> None:
@@ -596,6 +710,16 @@ def webhook_web_app(app: Application, secret_token: str, path: str = "/telegram"
             update = Update.de_json(data, app.bot)
         except (ValueError, KeyError, TypeError, json.JSONDecodeError):
             return web.Response(status=400)
+        updates_inbox: UpdateInbox | None = app.bot_data.get(INBOX_KEY)
+        if updates_inbox is not None:
+            try:
+                fresh = await asyncio.to_thread(updates_inbox.record, [update])
+            except SQLAlchemyError as exc:
+                # Not written down: a 500 makes Telegram send it again later.
+                logger.error("could not write update %s to the inbox: %s", update.update_id, type(exc).__name__)
+                return web.Response(status=500)
+            if not fresh:  # Telegram's retry of one we already have
+                return web.Response(status=200)
         await app.update_queue.put(update)
         return web.Response(status=200)
 
@@ -654,9 +778,15 @@ def configure_logging(level: str, token: str | None) -> None:
 
 
 async def serve_polling(app: Application, stop: asyncio.Event) -> None:
-    """Long-poll inside the current event loop until ``stop`` is set."""
+    """Long-poll inside the current event loop until ``stop`` is set (or polling itself gave
+    up: a bad token, another poller; then its error is raised after the graceful stop)."""
     async with running(app):
-        await stop.wait()
+        poller: asyncio.Task[None] | None = app.bot_data.get(POLLER_KEY)
+        stopped = asyncio.create_task(stop.wait())
+        await asyncio.wait({stopped} | ({poller} if poller else set()), return_when=asyncio.FIRST_COMPLETED)
+        stopped.cancel()
+        if poller is not None and poller.done() and not poller.cancelled() and poller.exception() is not None:
+            raise poller.exception()  # type: ignore[misc]
 
 
 def _stop_on_signals(stop: asyncio.Event) -> None:
@@ -681,6 +811,7 @@ async def _serve_with_rasa(args: argparse.Namespace, token: str) -> None:
             token,
             settings.telegram_base_url,
             sessions=None if args.no_reminders else session_factory(engine),
+            inbox=session_factory(engine),
         )
         stop = asyncio.Event()
         _stop_on_signals(stop)

@@ -185,6 +185,7 @@ async def _serve(
             token,
             settings.telegram_base_url,
             sessions=sessions,
+            inbox=sessions,
             reminder_interval_s=interval,
             reminder_clock=clock,
             admin_ids=settings.admin_ids,

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import secrets
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -84,9 +85,13 @@ class FakeTelegram:
         self.token = token
         self.bot_user = dict(bot_user or BOT_USER)
         self.calls: list[ApiCall] = []
+        self.received: list[ApiCall] = []  # every request as it arrives (before any delay), but getUpdates
+        self.handed_out: dict[int, float] = {}  # update_id -> when a getUpdates first returned it
         self.failures: list[Failure] = []
         self._updates: list[dict[str, Any]] = []
-        self._update_ids = itertools.count(1)
+        # Like Telegram's, update ids start anywhere: two fakes on one database (a test run's
+        # shared one) do not hand out the same ids, so the bot's inbox never takes one for the other.
+        self._update_ids = itertools.count(secrets.randbelow(2**40) + 1)
         self._message_ids = itertools.count(1000)
         self._file_ids = itertools.count(1)
         self.photo_ids: set[str] = set()  # file ids this fake has handed out
@@ -337,6 +342,8 @@ class FakeTelegram:
         method = request.match_info["method"]
         params, files = await self._params(request)
         call = ApiCall(method, params, files)
+        if method != "getUpdates":
+            self.received.append(call)
         failure = next((f for f in self.failures if f.matches(method, call.chat_id)), None)
         if failure is not None:
             failure.times -= 1
@@ -348,6 +355,11 @@ class FakeTelegram:
                 return web.json_response({"ok": True, "result": result})
             if failure.delay:
                 await asyncio.sleep(failure.delay)
+                if request.transport is None or request.transport.is_closing():
+                    # The client went away (killed) before Telegram acted: nothing happens.
+                    call.status = 499
+                    self.calls.append(call)
+                    return web.Response(status=499)
             if failure.status != 200:
                 call.status = failure.status
                 self.calls.append(call)
@@ -395,6 +407,9 @@ class FakeTelegram:
                 await asyncio.wait_for(self._new_update.wait(), timeout)
             except asyncio.TimeoutError:
                 pass
+        now = time.monotonic()
+        for update in self._updates[:limit]:
+            self.handed_out.setdefault(update["update_id"], now)
         return self._updates[:limit]
 
     def _sent_message(self, params: dict[str, Any], **content: Any) -> dict[str, Any]:
