@@ -39,10 +39,12 @@ DEFAULT_INTERVAL_S = 30.0
 # only costs CPU in httpx's connection pool (with 30, 10,000 unthrottled sends ran at ~280/s on
 # 2 cores, with 16 at ~310/s, with 10 at ~330-420/s).
 DEFAULT_CONCURRENCY = 16
-# Sent rows are marked in groups this size: the most a hard crash can leave sent but unmarked.
-MARK_SENT_EVERY = 8
-# ...and at the latest this long after they went out.
-MARK_SENT_AFTER_S = 0.2
+# Each sent reminder is marked sent as soon as its send returns: one commit per send, or one for
+# the sends that returned while the previous commit was being written. A hard crash can then
+# resend only a reminder Telegram had accepted whose mark was not yet committed (docs/deploy.md).
+# ...after waiting this long for the sends that return together (one commit for all of them):
+# the most a mark lags behind Telegram's answer is this plus one commit.
+MARK_GATHER_S = 0.005
 # Reminder texts go from the composing thread to the senders this many at a time.
 COMPOSED_HANDOFF = 10
 REMINDER_BUTTONS = (
@@ -174,46 +176,59 @@ class ReminderScheduler:
         return total
 
     async def _send_batch(self, claims: list[reminders.ClaimedReminder]) -> int:
-        """Send one claimed batch. Sent rows are marked a few at a time (every ``MARK_SENT_EVERY``
-        sends, or ``MARK_SENT_AFTER_S`` after they went out) rather than one commit each (slow) or
-        all at the end (a hard crash could then resend a whole batch): after a SIGKILL at most the
-        sends in flight and one group of unmarked ones can go out twice once their lease ends.
+        """Send one claimed batch. Each sent row is marked as soon as its send returned (sends
+        that return while a mark is being written go in the next one), so after a SIGKILL only
+        a reminder whose mark was still being written can go out twice, once its lease ends.
         The batch ends only when every mark is written, also when stopped or cancelled."""
         sent: list[int] = []  # sent in this batch
         unmarked: list[int] = []  # sent, not yet marked in the database
         settled: set[int] = set()  # recorded as failed or skipped on the spot
-        marking: set[asyncio.Task[None]] = set()  # marks being written in a thread
+        marking: dict[asyncio.Task[None], list[int]] = {}  # marks being written in a thread
+        wake = asyncio.Event()
 
         async def mark(group: list[int]) -> None:
             task = asyncio.create_task(asyncio.to_thread(self._settle, group, []))
-            marking.add(task)
-            task.add_done_callback(marking.discard)
+            marking[task] = group
             # Shielded: a thread cannot be cancelled, and the batch must not end (and the round
-            # release its claims) while a mark is still being written.
-            await asyncio.shield(task)
+            # release its claims) while a mark is still being written. Cancelled here, the mark
+            # stays in ``marking`` for the batch's end to wait for.
+            try:
+                await asyncio.shield(task)
+            except asyncio.CancelledError:
+                raise
+            finally:
+                if task.done():  # written, or failed (the caller puts a failed group back)
+                    marking.pop(task, None)
 
         async def on_sent(delivery_id: int) -> None:
             sent.append(delivery_id)
             unmarked.append(delivery_id)
-            if len(unmarked) >= MARK_SENT_EVERY:
-                group = unmarked[:]
-                unmarked.clear()
-                await mark(group)
+            wake.set()
 
-        async def mark_pending_regularly() -> None:
-            # A send that hangs must not hold back the marks of the ones that went out.
+        async def mark_as_they_go() -> None:
             while True:
-                await asyncio.sleep(MARK_SENT_AFTER_S)
-                if unmarked:
+                await wake.wait()
+                await asyncio.sleep(MARK_GATHER_S)  # sends returning together share a commit
+                wake.clear()
+                while unmarked:
                     group = unmarked[:]
                     unmarked.clear()
-                    await mark(group)
+                    try:
+                        await mark(group)
+                    except asyncio.CancelledError:
+                        raise
+                    except Exception as exc:
+                        # Not marked: put back, written with the batch's final settle (which
+                        # raises if the database is still failing).
+                        logger.error("marking %d sent reminders failed: %s", len(group), type(exc).__name__)
+                        unmarked[:0] = group
+                        await asyncio.sleep(0.5)
 
         composer: asyncio.Task[None] | None = None
         texts: dict[int, asyncio.Future[str | None]] = {}
         if self.custom_text is None:
             composer, texts = self._compose_while_sending(claims)
-        marker = asyncio.create_task(mark_pending_regularly())
+        marker = asyncio.create_task(mark_as_they_go())
         try:
             results = await asyncio.gather(
                 *(self._deliver(c, texts.get(c.delivery_id), on_sent, settled) for c in claims)
@@ -226,9 +241,12 @@ class ReminderScheduler:
                 with contextlib.suppress(Exception, asyncio.CancelledError):
                     await composer
             # Marks still being written: the ones whose waiter (the marker) was just cancelled.
-            for outcome in await asyncio.gather(*list(marking), return_exceptions=True):
+            in_flight = list(marking.items())
+            outcomes = await asyncio.gather(*(task for task, _ in in_flight), return_exceptions=True)
+            for (_task, group), outcome in zip(in_flight, outcomes):
                 if isinstance(outcome, BaseException):
-                    logger.warning("marking sent reminders failed: %s", type(outcome).__name__)
+                    logger.error("marking %d sent reminders failed: %s", len(group), type(outcome).__name__)
+                    unmarked.extend(group)  # tried once more below
             # Also when cancelled mid-batch (shutdown): what was sent is marked sent, and only
             # what was not settled goes back to the pool.
             unsettled = [
