@@ -18,6 +18,7 @@ from urllib.parse import unquote, urlparse
 import bot.settings  # noqa: F401  (sets Rasa's environment before Rasa is imported)
 from bot.errors import CoachError
 from bot.turns import Button, Reply, Turn
+from knowledge.db import scrub_deleted
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +26,11 @@ REF_KINDS = ("faults", "cues", "exercises", "activities")
 
 
 CACHED_CONVERSATIONS = 500
+
+
+def _scrub(engine: Any) -> bool:
+    with engine.connect() as conn:
+        return scrub_deleted(conn)
 
 
 def caching_sql_tracker_store() -> type:
@@ -455,8 +461,13 @@ class RasaCoach:
         if engine is None:
             raise CoachError("this tracker store cannot delete conversations")
         async with self.agent.lock_store.lock(user):
+            sqlite = engine.dialect.name == "sqlite"
             with engine.begin() as conn:
+                if sqlite:  # Rasa's own engine: our connect-time pragmas are not on it
+                    conn.exec_driver_sql("PRAGMA secure_delete=ON")
                 conn.execute(sql("DELETE FROM events WHERE sender_id = :sender"), {"sender": user})
+            if sqlite and not await asyncio.to_thread(_scrub, engine):
+                log.warning("after /delete the SQLite WAL could not be truncated yet (a reader was busy)")
         # Files written for this person (charts, exports) go too.
         safe = _safe_name(user)
         for path in (self.chart_dir / f"progress-{safe}.png", self.chart_dir / _safe_name(f"coach-export-{user}.json")):

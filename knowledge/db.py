@@ -62,7 +62,22 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     # a power loss can be lost, not a process kill.
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
+    # Deleted rows are overwritten with zeros, not left in free pages until reused: after
+    # /delete a person's words are not in the file's raw bytes (see scrub_deleted for the WAL).
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
+
+
+def scrub_deleted(connection) -> bool:  # type: ignore[no-untyped-def]
+    """On SQLite, after a deletion that must not linger (``/delete``): copy the WAL into the
+    database and truncate it, so the deleted text is in neither file. Returns False when a
+    reader kept the checkpoint from finishing (the WAL's old frames are then overwritten as it
+    is reused, and the next scrub truncates it). A no-op elsewhere: PostgreSQL's VACUUM is the
+    operator's (docs/deploy.md)."""
+    if connection.dialect.name != "sqlite":
+        return True
+    busy, _log, _done = connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()
+    return not busy
 
 
 _engines: dict[str, Engine] = {}

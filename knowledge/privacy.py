@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.engine import Engine
 
-from knowledge.db import Base, create_all
+from knowledge.db import Base, create_all, scrub_deleted
 
 
 def _user_tables() -> list[Any]:
@@ -59,4 +59,6 @@ def delete_user(engine: Engine, user_id: str) -> int:
         # Children first (reverse dependency order), the trainee row last.
         for table in reversed(_user_tables()):
             removed += conn.execute(delete(table).where(table.c.user_id == user_id)).rowcount or 0
+    with engine.connect() as conn:
+        scrub_deleted(conn)  # SQLite: out of the WAL too (secure_delete zeroed the pages)
     return removed

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import secrets
 import subprocess
 import sys
 import threading
@@ -159,6 +160,29 @@ def test_delete_also_removes_files_written_for_the_user(coach: Any, loop: asynci
     say(coach, loop, user, "/delete_confirm")
     left = [p.name for p in Path(coach.chart_dir).glob("*") if user in p.name]
     assert left == [], f"files about the deleted user remain: {left}"
+
+
+def sqlite_bytes() -> bytes:
+    """The raw bytes of the suite's SQLite database and its WAL."""
+    path = Path(os.environ["DATABASE_URL"].split("sqlite:///", 1)[1])
+    return b"".join(p.read_bytes() for p in (path, path.with_name(path.name + "-wal")) if p.exists())
+
+
+@pytest.mark.slow
+def test_deleted_words_do_not_stay_in_the_sqlite_files(coach: Any, loop: asyncio.AbstractEventLoop) -> None:
+    # Checked without knowledge.db's secure_delete pragma and bot.rasa_bridge's scrub: the
+    # marker stayed in the file's free pages and in the WAL (found there minutes later).
+    if not os.environ["DATABASE_URL"].startswith("sqlite"):
+        pytest.skip("SQLite only: secure_delete and the WAL are SQLite's; PostgreSQL's VACUUM is the operator's")
+    user = "privacy-scrub"
+    marker = f"marker{secrets.token_hex(8)}"
+    seed(user, marker)
+    say(coach, loop, user, f"how do i do a glute bridge {marker}")
+    assert marker.encode() in sqlite_bytes()  # stored, so the check below can see it
+    say(coach, loop, user, "/delete_data")
+    say(coach, loop, user, "/delete_confirm")
+    assert rows_about(user) == {}
+    assert marker.encode() not in sqlite_bytes()
 
 
 # --- one chat never sees another's data ----------------------------------------------------
