@@ -33,6 +33,8 @@ logger = logging.getLogger(__name__)
 RETRY_FIRST_S = 0.5
 RETRY_MOST_S = 30.0
 PRUNE_EVERY_S = 3600.0
+# Handled marks are written this long after the first of them, together.
+MARK_GATHER_S = 0.02
 
 
 def _user_of(update: Update) -> str | None:
@@ -93,6 +95,61 @@ class UpdateInbox:
     def prune(self) -> int:
         with self.sessions() as session:
             return inbox.prune(session, self.clock.now())
+
+
+class HandledMarks:
+    """Marks updates handled shortly after their turns finished, many in one commit, so a
+    chat's next turn never waits for the database. A crash in between means those turns are
+    handled again by the next process (idempotently: see docs/deploy.md)."""
+
+    def __init__(self, updates_inbox: UpdateInbox, gather_s: float = MARK_GATHER_S) -> None:
+        self.inbox = updates_inbox
+        self.gather_s = gather_s
+        self._ids: list[int] = []
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def add(self, update_id: int) -> None:
+        self._ids.append(update_id)
+        self._wake.set()
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._run(), name="mark-handled")
+
+    async def _write(self) -> None:
+        ids, self._ids = self._ids, []
+        if not ids:
+            return
+        try:
+            await asyncio.to_thread(self.inbox.handled, ids)
+        except Exception as exc:
+            # Kept for the next write; if the process dies first, the turns are handled again.
+            logger.error("could not mark %d updates handled: %s", len(ids), type(exc).__name__)
+            self._ids[:0] = ids
+            raise
+
+    async def _run(self) -> None:
+        wait = RETRY_FIRST_S
+        while True:
+            await self._wake.wait()
+            await asyncio.sleep(self.gather_s)
+            self._wake.clear()
+            try:
+                await self._write()
+                wait = RETRY_FIRST_S
+            except Exception:
+                await asyncio.sleep(wait)
+                wait = min(RETRY_MOST_S, wait * 2)
+                self._wake.set()
+
+    async def close(self) -> None:
+        """Stop the background writer and write what is left (the graceful stop)."""
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        try:
+            await self._write()
+        except Exception:
+            pass  # logged in _write; those turns are handled again next time
 
 
 async def replay_pending(queue: asyncio.Queue, updates_inbox: UpdateInbox, bot: Bot, *, only_abandoned: bool = False) -> int:

@@ -39,7 +39,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot.intake import UpdateInbox, poll_updates, replay_pending, sweep_abandoned
+from bot.intake import HandledMarks, UpdateInbox, poll_updates, replay_pending, sweep_abandoned
 from bot.scheduler import ReminderScheduler, ReminderText
 from bot.telegram_render import CallbackPayloads, retry_after_seconds, send_text, send_turn
 from bot.turns import Coach
@@ -276,6 +276,7 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
         self._lines: dict[int, asyncio.Lock] = {}
         self._waiting: dict[int, int] = {}
         self.inbox = updates_inbox
+        self.marks = HandledMarks(updates_inbox) if updates_inbox is not None else None
         self._closing = False
         self._running: set[asyncio.Task[Any]] = set()
 
@@ -321,13 +322,8 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
                 self._running.discard(task)
 
     async def _handled(self, update: object) -> None:
-        if self.inbox is None or not isinstance(update, Update):
-            return
-        try:
-            await asyncio.to_thread(self.inbox.handled, [update.update_id])
-        except Exception as exc:
-            # The turn was answered; the next process will answer it again (idempotently).
-            logger.error("could not mark update %s handled: %s", update.update_id, type(exc).__name__)
+        if self.marks is not None and isinstance(update, Update):
+            self.marks.add(update.update_id)  # written a moment later, with others
 
     async def close(self, grace_s: float) -> int:
         """Stop starting updates; give the running ones ``grace_s`` and cancel what is left.
@@ -662,6 +658,8 @@ async def running(
             if isinstance(processor, PerChatUpdateProcessor):
                 await processor.close(grace_s)
             await app.stop()
+            if isinstance(processor, PerChatUpdateProcessor) and processor.marks is not None:
+                await processor.marks.close()
             if updates_inbox is not None:
                 try:  # what was not finished may be taken by the next process at once
                     await asyncio.to_thread(updates_inbox.release)
