@@ -83,7 +83,9 @@ class FakeTelegram:
 
     def __init__(self, token: str = FAKE_TOKEN, bot_user: dict[str, Any] | None = None) -> None:
         self.token = token
-        self.bot_user = dict(bot_user or BOT_USER)
+        # Each fake is its own bot (its own id), as two tokens would be: a bot's inbox rows left
+        # by one test are never taken by the next test's bot on the shared database.
+        self.bot_user = dict(bot_user or {**BOT_USER, "id": 100_000_000 + secrets.randbelow(10**9)})
         self.calls: list[ApiCall] = []
         self.received: list[ApiCall] = []  # every request as it arrives (before any delay), but getUpdates
         self.handed_out: dict[int, float] = {}  # update_id -> when a getUpdates first returned it

@@ -6,6 +6,7 @@ API (which, like Telegram, forgets an update once a later ``getUpdates`` confirm
   answers every one, no workout moves on twice, and a reply is sent twice only where Telegram
   had accepted part of the turn's replies when the process died (docs/deploy.md);
 - SIGTERM with 200 messages queued: the process stops in time and the next one answers them all;
+- one chat sending 300 messages at once: another chat is still answered within seconds;
 - the reminder scheduler killed at points of a fan-out: nothing lost, and a reminder sent
   twice only when it was killed between Telegram accepting it and its mark being written.
 
@@ -248,6 +249,50 @@ async def test_sigterm_with_200_messages_queued_stops_in_time_and_the_next_proce
             bot.kill()
             if nxt is not None:
                 nxt.kill()
+
+
+# --- one chat flooding ------------------------------------------------------------------------
+
+
+def forget_inbox_of(chats: list[int]) -> None:
+    """Drop what a killed bot left in the inbox for ``chats``, so no later test's bot (the same
+    fake bot id) spends its time answering it."""
+    from sqlalchemy import delete
+
+    from knowledge.inbox import InboxUpdate
+
+    engine = make_engine(os.environ["DATABASE_URL"])
+    with session_factory(engine)() as session:
+        session.execute(delete(InboxUpdate).where(InboxUpdate.user_id.in_([str(c) for c in chats])))
+        session.commit()
+    engine.dispose()
+
+
+async def test_a_chat_flooding_300_messages_does_not_hold_up_the_real_bots_other_chats(
+    trained_model: Path, tmp_path: Path
+) -> None:
+    # Checked with PTB's concurrent_updates(True) in bot.telegram_app.build_application: every
+    # waiting update of the flood held one of the 256 slots and the probe waited behind them.
+    once_per_run()
+    now_file = tmp_path / "now"
+    set_now(now_file, START)
+    flood, probe = int(fresh_chat_id()), int(fresh_chat_id())
+    async with FakeTelegram() as tg:
+        bot = Process(["run"], bot_env(tg, now_file), tmp_path / "bot.log").start()
+        try:
+            await tg.wait_for(lambda: tg.calls_to("setMyCommands"), timeout=600)
+            for _ in range(300):
+                tg.inject_command(flood, "help")
+            await tg.wait_for(lambda: len(tg.texts_to(flood)) >= 3, timeout=60)  # under way
+            started = time.monotonic()
+            tg.inject_command(probe, "help")
+            await tg.wait_for(lambda: tg.texts_to(probe), timeout=60)
+            waited = time.monotonic() - started
+            assert waited < 5, f"the probe waited {waited:.1f}s behind the flood"
+            assert len(tg.texts_to(flood)) < 300  # the flood was still going
+        finally:
+            bot.kill()
+            await asyncio.to_thread(forget_inbox_of, [flood])
 
 
 # --- the reminder scheduler killed mid-fan-out ----------------------------------------------
