@@ -18,7 +18,6 @@ import asyncio
 import os
 import signal
 import sqlite3
-import sys
 import threading
 import time
 from collections import Counter
@@ -29,11 +28,11 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from knowledge.db import PROJECT_ROOT, create_all, make_engine, session_factory
-from knowledge.reminder_models import CLAIMED, SENT, ReminderDelivery
+from knowledge.db import create_all, make_engine, session_factory
+from knowledge.reminder_models import SENT, ReminderDelivery
 from knowledge.trainee_models import PlannedSession, Trainee
 from tests.fake_telegram import ApiCall, FakeTelegram
-from tests.test_faults import once_per_run
+from tests.test_faults import once_per_run, start_scheduler
 from tests.test_telegram_real import STEP, Process, Trainee_, bot_env, fresh_chat_id, set_now
 
 pytestmark = pytest.mark.slow
@@ -384,15 +383,6 @@ def states(url: str, chats: list[int]) -> dict[int, str]:
     return {int(user): state for user, state in rows}
 
 
-async def start_worker(tg: FakeTelegram, url: str, now: datetime, worker: str) -> asyncio.subprocess.Process:
-    env = {**os.environ, "TELEGRAM_BOT_TOKEN": tg.token, "PYTHONPATH": str(PROJECT_ROOT)}
-    return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot.scheduler", "--database-url", url, "--base-url", tg.base_url,
-        "--interval", "0.2", "--overall-rate", "1000", "--worker-id", worker, "--fixed-now", now.isoformat(),
-        env=env, cwd=str(PROJECT_ROOT),
-    )
-
-
 async def test_the_scheduler_killed_mid_fan_out_loses_none_and_repeats_only_the_one_being_marked(
     database_url: str,
 ) -> None:
@@ -412,7 +402,7 @@ async def test_the_scheduler_killed_mid_fan_out_loses_none_and_repeats_only_the_
         for number, stall in enumerate(kill_after + [None]):
             tg.stall_after = stall
             tg.released = asyncio.Event()
-            worker = await start_worker(tg, database_url, now, f"worker-{number}")
+            worker = await start_scheduler(tg, database_url, now, f"worker-{number}")
             if stall is None:  # the last run: everything left goes out
                 deadline = time.monotonic() + 90
                 while set(states(database_url, chats).values()) != {SENT}:
