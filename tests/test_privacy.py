@@ -163,9 +163,12 @@ def test_delete_also_removes_files_written_for_the_user(coach: Any, loop: asynci
 
 
 def sqlite_bytes() -> bytes:
-    """The raw bytes of the suite's SQLite database and its WAL."""
+    """The raw bytes of the suite's SQLite database and its WAL, read by another process: a
+    close() of any file descriptor on the database in this process would drop the POSIX locks
+    of this process's own SQLite connections (and so corrupt the file under concurrent writes)."""
     path = Path(os.environ["DATABASE_URL"].split("sqlite:///", 1)[1])
-    return b"".join(p.read_bytes() for p in (path, path.with_name(path.name + "-wal")) if p.exists())
+    files = [str(p) for p in (path, path.with_name(path.name + "-wal")) if p.exists()]
+    return subprocess.run(["cat", *files], check=True, capture_output=True).stdout
 
 
 @pytest.mark.slow
