@@ -44,6 +44,7 @@ from bot.scheduler import ReminderScheduler, ReminderText
 from bot.telegram_render import CallbackPayloads, retry_after_seconds, send_text, send_turn
 from bot.turns import Coach
 from knowledge.clock import SYSTEM_CLOCK, Clock
+from knowledge.inbox import TAKE_OVER_AFTER
 
 logger = logging.getLogger(__name__)
 
@@ -275,7 +276,6 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
         super().__init__(max_concurrent_updates)
         self._lines: dict[int, asyncio.Lock] = {}
         self._waiting: dict[int, int] = {}
-        self.inbox = updates_inbox
         self.marks = HandledMarks(updates_inbox) if updates_inbox is not None else None
         self._closing = False
         self._running: set[asyncio.Task[Any]] = set()
@@ -313,15 +313,15 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
         except asyncio.CancelledError:
             raise  # not finished: the inbox hands it to the next process
         except Exception:
-            await self._handled(update)
+            self._handled(update)
             raise
         else:
-            await self._handled(update)
+            self._handled(update)
         finally:
             if task is not None:
                 self._running.discard(task)
 
-    async def _handled(self, update: object) -> None:
+    def _handled(self, update: object) -> None:
         if self.marks is not None and isinstance(update, Update):
             self.marks.add(update.update_id)  # written a moment later, with others
 
@@ -665,14 +665,8 @@ async def running(
                     await asyncio.to_thread(updates_inbox.release)
                 except Exception as exc:
                     logger.error("could not release unhandled updates: %s (taken over after %s)",
-                                 type(exc).__name__, inbox_lease())
+                                 type(exc).__name__, TAKE_OVER_AFTER)
             await _on_stop(app)
-
-
-def inbox_lease() -> str:
-    from knowledge.inbox import TAKE_OVER_AFTER
-
-    return str(TAKE_OVER_AFTER)
 
 
 def _poller_ended(task: asyncio.Task[None]) -> None:

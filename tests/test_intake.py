@@ -293,3 +293,36 @@ def test_the_last_exercise_done_twice_is_finished_once(engine: Any) -> None:
     assert step.kind == "checkin"
     again = c.session_event(engine, USER, "done", clock=clock, content=CONTENT, turn_key=f"update:{key}")
     assert again.kind == "checkin"
+
+
+async def test_handled_marks_that_cannot_be_written_are_logged_kept_and_written_later(
+    sessions: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A database that refuses the marks must not lose them quietly: an ERROR line, the ids
+    # kept, and written once the database takes them (until then a crash would replay them).
+    updates_inbox = intake.UpdateInbox(sessions, FixedClock(NOW), bot_id=BOT)
+    with sessions() as s:
+        inbox.record(s, BOT, [inbox.Incoming(30, "9", "{}"), inbox.Incoming(31, "9", "{}")], NOW, updates_inbox.owner)
+    real = intake.UpdateInbox.handled
+    failures: list[int] = []
+
+    def flaky(self: intake.UpdateInbox, ids: Any) -> None:
+        if not failures:
+            failures.append(1)
+            raise OperationalError("UPDATE", {}, Exception("database is locked"))
+        real(self, ids)
+
+    marks = intake.HandledMarks(updates_inbox, gather_s=0.01)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(intake.UpdateInbox, "handled", flaky)
+        patch.setattr(intake, "RETRY_FIRST_S", 0.05)
+        marks.add(30)
+        marks.add(31)
+        deadline = asyncio.get_running_loop().time() + 5
+        while any(r.handled_at is None for r in rows(sessions).values()):
+            assert asyncio.get_running_loop().time() < deadline, rows(sessions)
+            await asyncio.sleep(0.05)
+        await marks.close()
+    assert failures == [1]
+    assert "could not mark 2 updates handled" in caplog.text
+    assert all(r.handled_at is not None and r.payload is None for r in rows(sessions).values())
