@@ -41,7 +41,8 @@ from telegram.ext import (
 
 from bot.intake import HandledMarks, UpdateInbox, poll_updates, replay_pending, sweep_abandoned
 from bot.scheduler import ReminderScheduler, ReminderText
-from bot.telegram_render import CallbackPayloads, retry_after_seconds, send_text, send_turn
+from bot.outbox import ReplyOutbox, deliver_kept, send_or_keep
+from bot.telegram_render import CallbackPayloads, OutgoingMessage, render_turn, retry_after_seconds, send_text
 from bot.turns import Coach
 from knowledge.clock import SYSTEM_CLOCK, Clock
 from knowledge.inbox import TAKE_OVER_AFTER
@@ -53,6 +54,7 @@ PAYLOADS_KEY = "callback_payloads"
 SCHEDULER_KEY = "reminder_scheduler"
 OPTIONS_KEY = "front_end_options"
 INBOX_KEY = "update_inbox"
+OUTBOX_KEY = "reply_outbox"
 POLLER_KEY = "update_poller"
 # On SIGTERM, turns in hand get this long to finish: the whole stop (with Rasa's and the
 # scheduler's) then stays inside systemd's 30 s TimeoutStopSec.
@@ -395,7 +397,7 @@ async def converse(
         turn = await asyncio.wait_for(answer, max(0.0, deadline - loop.time()))
     except asyncio.TimeoutError:
         logger.error("coach timed out after %.1fs for chat %s", options.coach_timeout_s, chat_id)
-        await send_text(context.bot, chat_id, APOLOGY)
+        await send_or_keep(context.bot, context.bot_data.get(OUTBOX_KEY), chat_id, [OutgoingMessage("text", APOLOGY)])
         return
     except Exception as exc:
         # The message text stays out of the log; the traceback only at debug level.
@@ -403,11 +405,12 @@ async def converse(
             "coach failed for chat %s: %s", chat_id, type(exc).__name__,
             exc_info=logger.isEnabledFor(logging.DEBUG),
         )
-        await send_text(context.bot, chat_id, APOLOGY)
+        await send_or_keep(context.bot, context.bot_data.get(OUTBOX_KEY), chat_id, [OutgoingMessage("text", APOLOGY)])
         return
     finally:
         answer.cancel()  # a no-op once answered; stops the work if we were cancelled
-    await send_turn(context.bot, chat_id, turn, context.bot_data[PAYLOADS_KEY])
+    messages = render_turn(turn, context.bot_data[PAYLOADS_KEY])
+    await send_or_keep(context.bot, context.bot_data.get(OUTBOX_KEY), chat_id, messages)
 
 
 async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -565,7 +568,8 @@ def build_application(
     trainee's record). With ``inbox`` (a sessionmaker on the project's database), every
     update is written to the inbox before it is confirmed and marked handled after its turn
     (:mod:`bot.intake`): polling then runs through :func:`bot.intake.poll_updates` instead of
-    PTB's updater."""
+    PTB's updater; and replies Telegram will not take within the send budgets are kept in the
+    outbox and sent later (:mod:`bot.outbox`)."""
     updates_inbox = UpdateInbox(inbox, reminder_clock) if inbox is not None else None
     builder = (
         Application.builder()
@@ -598,6 +602,7 @@ def build_application(
     app.bot_data[ADMINS_KEY] = admin_ids
     app.bot_data[SESSIONS_KEY] = sessions
     app.bot_data[INBOX_KEY] = updates_inbox
+    app.bot_data[OUTBOX_KEY] = ReplyOutbox(inbox, reminder_clock) if inbox is not None else None
 
     private_message = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
     for spec in COMMANDS:
@@ -624,10 +629,16 @@ async def running(
     Leaving it is the graceful stop: fetching stops first, turns in hand get ``grace_s`` to
     finish, and with an inbox whatever was not started stays there for the next process."""
     updates_inbox: UpdateInbox | None = app.bot_data.get(INBOX_KEY)
+    kept: ReplyOutbox | None = app.bot_data.get(OUTBOX_KEY)
     poller: asyncio.Task[None] | None = None
     sweeper: asyncio.Task[None] | None = None
+    kept_pass: asyncio.Task[None] | None = None
     async with app:
         await _on_startup(app)
+        if kept is not None:
+            kept.bot_id = app.bot.id
+            await kept.load()
+            kept_pass = asyncio.create_task(deliver_kept(app.bot, kept), name="outbox-pass")
         if updates_inbox is not None:
             updates_inbox.bot_id = app.bot.id
             # Polling: this is the only process of the bot, everything unhandled is ours.
@@ -648,7 +659,7 @@ async def running(
         try:
             yield app
         finally:
-            for task in (poller, sweeper):
+            for task in (poller, sweeper, kept_pass):
                 if task is not None:
                     task.cancel()
                     await asyncio.gather(task, return_exceptions=True)

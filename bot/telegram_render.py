@@ -2,7 +2,7 @@
 message; bold names go as message entities, which need no escaping), inline keyboards for
 buttons, photos for charts, documents for exports.
 
-Rendering (:func:`render_reply`) is pure; :func:`send_turn` does the sending.
+Rendering (:func:`render_reply`) is pure; :func:`send_messages` does the sending.
 """
 from __future__ import annotations
 
@@ -277,8 +277,3 @@ async def send_messages(
             ))
     return sent
 
-
-async def send_turn(
-    bot: Bot, chat_id: int | str, turn: Turn, payloads: CallbackPayloads
-) -> list[Message]:
-    return await send_messages(bot, chat_id, render_turn(turn, payloads))

@@ -90,6 +90,12 @@ def utc(at: datetime) -> datetime:
     return _require_aware(at).astimezone(timezone.utc)
 
 
+def naive_utc(at: datetime) -> datetime:
+    """``at`` as naive UTC, the form the database's delivery tables keep instants in (a naive
+    ``at`` is taken to be UTC already)."""
+    return at if at.tzinfo is None or at.utcoffset() is None else at.astimezone(timezone.utc).replace(tzinfo=None)
+
+
 def week_start(day: date) -> date:
     """Monday of ``day``'s ISO week."""
     return day - timedelta(days=day.weekday())

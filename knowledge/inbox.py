@@ -22,6 +22,7 @@ from typing import Iterable, Sequence
 from sqlalchemy import BigInteger, Column, DateTime, String, Text, delete, or_, select, update
 from sqlalchemy.orm import Session
 
+from knowledge.clock import naive_utc
 from knowledge.db import Base, in_chunks
 
 # In webhook mode a process takes over another's unhandled update after this long: longer than
@@ -57,10 +58,6 @@ class Incoming:
     payload: str
 
 
-def _naive_utc(at: datetime) -> datetime:
-    return at.replace(tzinfo=None) if at.tzinfo is None else (at - at.utcoffset()).replace(tzinfo=None)  # type: ignore[operator]
-
-
 def record(session: Session, bot_id: int, incoming: Sequence[Incoming], now: datetime, owner: str) -> list[int]:
     """Write the updates not seen before (one commit), taken by ``owner``, and return their ids
     in the order given. An id already here, handled or not, is not returned: a redelivery."""
@@ -73,7 +70,7 @@ def record(session: Session, bot_id: int, incoming: Sequence[Incoming], now: dat
             select(InboxUpdate.update_id).where(InboxUpdate.bot_id == bot_id, InboxUpdate.update_id.in_(chunk))
         ).scalars())
     fresh: list[int] = []
-    at = _naive_utc(now)
+    at = naive_utc(now)
     for item in incoming:
         if item.update_id in known:
             continue
@@ -98,9 +95,9 @@ def take_pending(
         InboxUpdate.bot_id == bot_id, InboxUpdate.handled_at.is_(None), InboxUpdate.payload.is_not(None)
     )
     if taken_before is not None:
-        query = query.where(or_(InboxUpdate.taken_at.is_(None), InboxUpdate.taken_at < _naive_utc(taken_before)))
+        query = query.where(or_(InboxUpdate.taken_at.is_(None), InboxUpdate.taken_at < naive_utc(taken_before)))
     taken: list[Incoming] = []
-    at = _naive_utc(now)
+    at = naive_utc(now)
     for update_id, user_id, payload, taken_at in session.execute(query.order_by(InboxUpdate.update_id)).all():
         same = InboxUpdate.taken_at.is_(None) if taken_at is None else InboxUpdate.taken_at == taken_at
         result = session.execute(
@@ -134,7 +131,7 @@ def mark_handled(session: Session, bot_id: int, update_ids: Iterable[int], now: 
         result = session.execute(
             update(InboxUpdate)
             .where(InboxUpdate.bot_id == bot_id, InboxUpdate.update_id.in_(chunk), InboxUpdate.handled_at.is_(None))
-            .values(handled_at=_naive_utc(now), payload=None, taken_by=None, taken_at=None)
+            .values(handled_at=naive_utc(now), payload=None, taken_by=None, taken_at=None)
         )
         changed += result.rowcount or 0
     session.commit()
@@ -143,6 +140,6 @@ def mark_handled(session: Session, bot_id: int, update_ids: Iterable[int], now: 
 
 def prune(session: Session, now: datetime, keep: timedelta = KEEP_HANDLED) -> int:
     """Forget handled updates older than ``keep``; returns how many went."""
-    result = session.execute(delete(InboxUpdate).where(InboxUpdate.handled_at < _naive_utc(now) - keep))
+    result = session.execute(delete(InboxUpdate).where(InboxUpdate.handled_at < naive_utc(now) - keep))
     session.commit()
     return result.rowcount or 0

@@ -128,3 +128,30 @@ def test_the_command_line_prints_one_line_per_check_and_exits_non_zero(tmp_path:
     assert list(lines) == ["database", "safety", "model", "action server"]
     assert lines["database"][0] == "FAIL" and lines["action server"][0] == "FAIL"
     assert "Traceback" not in result.stderr
+
+
+def test_the_database_line_shows_replies_waiting_in_the_outbox(loaded_database: str) -> None:
+    from datetime import datetime, timezone
+
+    from sqlalchemy import delete
+
+    from bot.health import check_database
+    from knowledge import outbox
+    from knowledge.db import session_factory
+
+    settings = dataclasses.replace(Settings.from_env(), database_url=loaded_database)
+    engine = make_engine(loaded_database)
+    sessions = session_factory(engine)
+    try:
+        with sessions() as s:
+            s.execute(delete(outbox.OutboxMessage))
+            s.commit()
+        assert "outbox" not in check_database(settings)
+        with sessions() as s:
+            outbox.keep(s, 1, "99", ["{}", "{}"], datetime.now(timezone.utc), "TimedOut")
+        assert "2 replies waiting in the outbox" in check_database(settings)
+        with sessions() as s:
+            s.execute(delete(outbox.OutboxMessage))
+            s.commit()
+    finally:
+        engine.dispose()
