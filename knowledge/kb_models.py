@@ -193,7 +193,7 @@ class KbItemReference(Base):
 
 
 class KbAlias(Base):
-    """A normalised alias (see :func:`knowledge.validate.normalise`) and the one item it names."""
+    """A normalised alias (see :func:`knowledge.english.normalise`) and the one item it names."""
 
     __tablename__ = "kb_aliases"
     alias = Column(String(200), primary_key=True)

@@ -21,8 +21,9 @@ from knowledge.kb_models import (
     KbExerciseCue, KbExerciseMistake, KbExerciseStep, KbFault, KbFaultCue, KbFaultExercise,
     KbItemReference, KbMeta, KbRedFlag, KbReference,
 )
+from knowledge.english import normalise
 from knowledge.validate import (
-    USE_DEFAULT_REQUIRED, DEFAULT_CONTENT_DIR, ContentSet, Problem, normalise, validate,
+    USE_DEFAULT_REQUIRED, DEFAULT_CONTENT_DIR, ContentSet, Problem, validate,
 )
 
 PrimaryKey = tuple[Any, ...]

@@ -25,8 +25,8 @@ from knowledge.kb_models import (
     KbExerciseMistake, KbExerciseStep, KbFault, KbFaultCue, KbFaultExercise, KbItemReference, KbMeta,
     KbRedFlag, KbReference,
 )
-from knowledge.english import english_words
-from knowledge.validate import PHASES, normalise
+from knowledge.english import english_words, normalise
+from knowledge.validate import PHASES
 
 KINDS = ("fault", "cue", "exercise", "red_flag", "assessment")
 URGENCY_ORDER = {"emergency": 0, "urgent": 1, "soon": 2}

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from knowledge.db import PROJECT_ROOT
+from knowledge.english import normalise
 from knowledge.yaml_source import LocatedDocument, PathKey, display_path, load_located
 
 DEFAULT_CONTENT_DIR = PROJECT_ROOT / "knowledge" / "content"
@@ -83,25 +84,6 @@ REQUIRED_IDS: dict[str, tuple[str, ...]] = {
 }
 
 USE_DEFAULT_REQUIRED: Any = object()
-
-
-# ----------------------------------------------------------------------------- text normalisation
-
-def singular(word: str) -> str:
-    """A crude English singular: enough for "bridges", "thrusts", "clams", "glutes"."""
-    if len(word) > 4 and word.endswith("ies"):
-        return word[:-3] + "y"
-    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
-        return word[:-1]
-    return word
-
-
-def normalise(text: str) -> str:
-    """Lower case, hyphens and underscores as spaces, no punctuation, singular words."""
-    text = text.lower().replace("\u2019", "'")
-    text = re.sub(r"[-_/\u2013]", " ", text)
-    text = re.sub(r"[^a-z0-9 ]+", "", text.replace("'", ""))
-    return " ".join(singular(token) for token in text.split())
 
 
 POSE_JOINTS = ("pelvis", "waist", "shoulders", "neck", "head", "near_elbow", "near_hand", "far_elbow", "far_hand",
