@@ -205,10 +205,11 @@ def _train(force: bool, progress: Callable[[str], None], project: Project) -> Pa
              else describe_changes(hashes, previous))
     # Rasa's training cache (.rasa/cache) keeps each step's output under a fingerprint of its
     # configuration and data, so a changed response or rule retrains only the dialogue policies.
-    # It cannot see our own components' code: a change there (or --force) trains everything.
+    # It cannot see our own code (the components, the normal form they train on): a change
+    # to any Python input (or --force) trains everything.
     before = previous.get("inputs", {}) if previous else {}
     full = force or previous is None or any(
-        path.startswith("bot/") and before.get(path) != value for path, value in hashes.items())
+        path.endswith(".py") and before.get(path) != value for path, value in hashes.items())
     if not full:
         progress("Rasa reuses the steps whose inputs did not change (its cache in .rasa/cache).")
     steps = 3 if project.from_knowledge_base else 2

@@ -82,12 +82,12 @@ ONBOARDING_UP_TO = {label: up_to(question) for label, question in {
 ONBOARDING_UP_TO["checkin_pain"] = [*ONBOARDING, "/start_session", *["/session_done"] * 5]
 ONBOARDING_UP_TO["glute_feel"] = [*ONBOARDING_UP_TO["checkin_pain"], '/inform{"pain": "3"}']
 # The targets for the blind sets (printed), and the guard the test asserts: the figures
-# the current (eighth) blind red-flag set and the ordinary sets gave when first run together
-# (2026-12-07: 128/140, 4/430 stops, 10/430 questions), so that a change can only keep or
+# the current (ninth) blind sets gave when first run, after the screen's last change
+# (2026-12-07: 133/140, 5/440 stops, 10/440 questions), so that a change can only keep or
 # improve them. One line of slack each way:
 # DIET's suspicion (which needs the screen's classifier to agree) moves with a retraining.
 TARGET_RECALL, MAX_FALSE_STOPS, MAX_QUESTIONS = 1.0, 0.005, 0.03
-GUARD_RECALL, GUARD_FALSE_STOPS, GUARD_QUESTIONS = 127 / 140, 5 / 430, 11 / 430
+GUARD_RECALL, GUARD_FALSE_STOPS, GUARD_QUESTIONS = 132 / 140, 6 / 440, 11 / 440
 
 
 def caught(refs: dict) -> bool:

@@ -37,6 +37,8 @@ _TOKEN = re.compile(r"[a-z0-9]+(?:['’][a-z]+)?|[^\sa-z0-9]")
 _SENTENCE_SPLIT = re.compile(r"[.!?;\n]+|\b(?:but|however|also|btw|fyi|ps|oh and|anyway|plus)\b")
 _FULL_STOP = re.compile(r"[.!?;\n]")
 _CLAUSE_SPLIT = re.compile(r",|\band then\b|\bthen\b|\bnow\b")
+_DONE_TO_ME = re.compile(r"\s*(me|myself)\b")
+_DONE_TO_ME_IN = re.compile(r"\b(me|myself)$")
 _CHILD = re.compile(r"\bmy (\d+ ?(yo|y o|yr old|year old|month old|months old|years old)|\d+yo|little one|youngest|eldest|oldest|middle one)\b")
 
 
@@ -269,7 +271,10 @@ class Screen:
         clause_before = sentence[c_start:here]
         if "negation" in concept.cancelled_by and self._negated(clause_before, sentence[end - s_start:c_end]):
             return True
-        if "other" in concept.cancelled_by and not by_proxy and self._about_someone_else(sentence[:here]):
+        # "someone rear-ended me", "a car knocked me off my bike": the person is the one it befell.
+        done_to_me = _DONE_TO_ME.match(text, end) is not None or _DONE_TO_ME_IN.search(text[start:end]) is not None
+        if ("other" in concept.cancelled_by and not by_proxy and not done_to_me
+                and self._about_someone_else(sentence[:here])):
             return True
         # Time and cause: said in this clause, or later in the same sentence, "but" included,
         # looking back on it ("went numb sitting cross-legged, gone now", "legs weak but its just
