@@ -24,6 +24,7 @@ from knowledge.outbox import OutboxMessage
 from knowledge.privacy import delete_user, export_user
 from tests.conftest_telegram import EchoCoach, fake_telegram  # noqa: F401
 from tests.fake_telegram import FakeTelegram
+from tests.test_intake import quick_app  # the front end with the inbox and outbox on the suite's database
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=timezone.utc)
 BOT = 778
@@ -104,14 +105,6 @@ def test_a_message_survives_the_round_trip_through_the_table() -> None:
 
 
 # --- the front end --------------------------------------------------------------------------
-
-
-def quick_app(coach: Any, tg: FakeTelegram, sessions: Any) -> Any:
-    limiter = make_rate_limiter(overall_rate=1000, private_chat_rate=1000, private_chat_burst=100)
-    return build_application(
-        coach, tg.token, tg.base_url, base_file_url=tg.base_file_url, rate_limiter=limiter,
-        inbox=sessions, reminder_clock=FixedClock(NOW),
-    )
 
 
 class TwoPartCoach:
