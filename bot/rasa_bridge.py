@@ -327,6 +327,23 @@ def quiet_structlog(level: int = logging.WARNING) -> None:
     )
 
 
+def answer_to_open_question(tracker: Any, text: str, parse: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    """The message read against the form question the tracker has open
+    (:mod:`knowledge.form_answers`): when it answers it, the parse becomes ``inform`` so that the
+    form's text mapping takes it, whatever intent the classifier guessed."""
+    from knowledge.form_answers import read_answer
+
+    slot = tracker.get_slot("requested_slot") if tracker.active_loop_name else None
+    answer = read_answer(slot, text)
+    if answer is None:
+        return None, parse
+    guessed = parse.get("intent") or {}
+    if guessed.get("name") != "inform":
+        log.debug("message read as the answer to %s (the classifier guessed %s)", slot, guessed.get("name"))
+    return answer, {**parse, "intent": {"name": "inform", "confidence": 1.0},
+                    "intent_ranking": [{"name": "inform", "confidence": 1.0}]}
+
+
 class RasaCoach:
     """Implements :class:`bot.turns.Coach` with a loaded Rasa model."""
 
@@ -406,7 +423,7 @@ class RasaCoach:
                 if decision.flag_id:
                     turn.refs["red_flag_id"] = decision.flag_id
             return turn
-        return await self._rasa_turn(user, text, metadata, safety_gate.without_red_flag(parse))
+        return await self._rasa_turn(user, text, metadata, safety_gate.without_red_flag(parse), read_answer=True)
 
     async def _stop_turn(self, user: str, text: str, metadata: dict[str, Any] | None, flag_id: str | None) -> Turn:
         """A red flag: the conversation stops (any form ends, nothing is stored from the
@@ -425,22 +442,29 @@ class RasaCoach:
             merge_refs(turn.refs, answer.refs())
         return turn
 
-    async def _rasa_turn(self, user: str, text: str, metadata: dict[str, Any] | None, parse: dict[str, Any] | None) -> Turn:
+    async def _rasa_turn(
+        self, user: str, text: str, metadata: dict[str, Any] | None, parse: dict[str, Any] | None, read_answer: bool = False
+    ) -> Turn:
         from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 
         output = CollectingOutputChannel()
         message = UserMessage(text, output, sender_id=user, metadata=metadata or None, parse_data=parse)
         processor = self.agent.processor
+        answer = None
         # Same steps as Agent.handle_message, keeping the tracker so that the parse result of this
         # very message can be reported without reading the tracker back from the database.
         async with self.agent.lock_store.lock(user):
-            tracker = await processor.log_message(message, should_save_tracker=False)
+            tracker = await processor.fetch_tracker_and_update_session(user, output, message.metadata)
+            if read_answer and parse is not None:
+                answer, message.parse_data = answer_to_open_question(tracker, text, parse)
+            await processor._handle_message_with_tracker(message, tracker)
             tracker = await processor.run_action_extract_slots(output, tracker)
             await processor._run_prediction_loop(output, tracker)
             await processor.run_anonymization_pipeline(tracker)
             await processor.save_tracker(tracker)
         parse = tracker.latest_message.parse_data if tracker.latest_message else {}
         turn = Turn(user=user, text=text)
+        turn.refs["answer_to"] = answer.slot if answer else None
         intent = parse.get("intent") or {}
         turn.intent = {"name": intent.get("name"), "confidence": round(float(intent.get("confidence") or 0.0), 4)}
         turn.entities = [

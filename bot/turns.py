@@ -44,9 +44,10 @@ class Turn:
         # The one place refs get their fields: knowledge-base ids the replies were built from
         # (faults, cues, exercises, and the lifts or activities a primer was for), whether a red
         # flag stopped (or keeps pausing) coaching and which, and the red flag a screening
-        # question asks about (None when none was asked).
+        # question asks about (None when none was asked), and the open form question the message
+        # was read as answering (knowledge/form_answers.py; None when it was not read as one).
         default_factory=lambda: {"faults": [], "cues": [], "exercises": [], "activities": [], "red_flag": False,
-                                 "red_flag_check": None}
+                                 "red_flag_check": None, "answer_to": None}
     )
     delete_conversation: bool = False  # the user asked to erase everything (set by the bridge)
 

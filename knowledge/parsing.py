@@ -27,6 +27,10 @@ _WORD_NUMBERS = {
 }
 
 
+# "No pain" in words is a 0 (only when no number is given: "no pain above 3" has one).
+_NO_PAIN = re.compile(r"\b(?:no|zero|without any|not any) pain\b|\bpain[- ]?free\b|\b(?:doesn'?t|does not|didn'?t|did not) hurt\b")
+
+
 class ParseError(ValueError):
     """The text could not be read as the value asked for; the message says what is expected."""
 
@@ -45,6 +49,8 @@ def parse_score(text: str, what: str = "a number") -> int:
             value = int(numbers[0])
         else:
             words = [w for w in re.findall(r"[a-z]+", lowered) if w in _WORD_NUMBERS]
+            if not words and _NO_PAIN.search(lowered):
+                return 0
             if not words:
                 raise ParseError(f"Please give {what} from 0 to 10.")
             value = _WORD_NUMBERS[words[0]]

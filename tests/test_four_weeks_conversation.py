@@ -35,12 +35,14 @@ class ConversationTrainee:
         self.seen: list[str] = []
         self.repeats: list[tuple[str, str]] = []  # (message, sentence said twice in its turn)
         self.checkins: dict[int, str] = {}  # day -> what the check-in answered
+        self.read_as: dict[str, str | None] = {}  # typed message -> the form question it was read as answering
 
     def at(self, day: int, hour: int, minute: int = 0) -> None:
         self.clock_file.write_text(datetime(2024, 3, day, hour, minute, tzinfo=BERLIN).isoformat())
 
     async def say(self, text: str) -> list[str]:
         turn = await self.coach.handle(USER, text)
+        self.read_as[text] = turn.refs.get("answer_to")
         texts = [r.text for r in turn.replies if r.text]
         self.seen.extend(texts)
         sentences = [x.strip() for t in texts for x in re.split(r"(?<=[.!?])\s+|\n", t) if len(x.strip()) > 3]
@@ -173,6 +175,9 @@ async def test_four_weeks_through_the_conversation(trained_model: Path, database
     assert not any("Task" in r.text or "Compared with" in r.text for r in stopped.replies), stopped.to_json()
     assert after_stop.refs.get("red_flag") is True or any("paused" in r.text.lower() for r in after_stop.replies), after_stop.to_json()
     assert not t.repeats, t.repeats
+    # Typed answers are read against the question asked, whatever intent the classifier guessed.
+    assert {m: t.read_as[m] for m in ("about a 3", "a bit better")} == {"about a 3": "week_pain_average",
+                                                                       "a bit better": "week_change"}, t.read_as
 
     # The numbers the check-ins and first contacts state, against a hand count. Sessions on the
     # 4th-6th and 9th-20th, 24th-31st; first two weeks = 4th-17th, target 6.

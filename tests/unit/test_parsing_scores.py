@@ -9,7 +9,7 @@ from knowledge.parsing import ParseError, parse_score
 @pytest.mark.parametrize(
     "text, value",
     [("6", 6), ("6/10", 6), ("pain 3 out of 10", 3), ("about a 4", 4), ("seven", 7), ("a 3ish", 3),
-     ("0", 0), ("10", 10), ("zero", 0)],
+     ("0", 0), ("10", 10), ("zero", 0), ("no pain", 0), ("pain free today", 0), ("it didn't hurt", 0)],
 )
 def test_scores_people_type(text: str, value: int) -> None:
     assert parse_score(text) == value
