@@ -14,7 +14,7 @@ from actions.common import (
     user_text,
 )
 from actions.daily import daily_contact
-from knowledge import answers, coaching, parsing, reminders
+from knowledge import answers, coaching, form_answers, parsing, reminders
 
 DomainDict = dict[str, Any]
 STEP_BUTTONS = [
@@ -152,13 +152,16 @@ class ActionReportPain(Action):
         user = user_id(tracker)
         values = entity_values(tracker, "pain")
         text = user_text(tracker)
-        value: int | None = None
-        try:
-            value = parsing.parse_score(values[0] if values else text, "your pain")
-        except parsing.ParseError as exc:
-            if any(ch.isdigit() for ch in text) and not text.startswith("/"):
-                dispatcher.utter_message(text=str(exc))
-                return []
+        asked = bool(tracker.get_slot("awaiting_morning_pain"))
+        reading = form_answers.read_pain(text, values[0] if values else None, asked=asked)
+        if not reading.about_pain:
+            # "should i do 12 reps or 15?", "i train around 2am": a number, but not a pain score.
+            dispatcher.utter_message(text=form_answers.NOT_A_PAIN_SCORE)
+            return []
+        if reading.problem:
+            dispatcher.utter_message(text=reading.problem)
+            return []
+        value = reading.value
         if in_session(tracker) and (value is None or value > 5):
             step = coaching.session_event(engine(), user, "hurts", clock=clock(), turn_key=turn_key(tracker))
             events = utter_step(dispatcher, step)
@@ -166,12 +169,9 @@ class ActionReportPain(Action):
                 coaching.record_pain(engine(), user, value, "report", clock=clock())
             return events
         if value is None:
-            if (tracker.latest_message.get("intent") or {}).get("name") == "inform":
-                dispatcher.utter_message(response="utter_default")
-            else:
-                dispatcher.utter_message(text="Sorry it hurts. How bad is it right now, from 0 (none) to 10 (worst)?")
+            dispatcher.utter_message(text="Sorry it hurts. How bad is it right now, from 0 (none) to 10 (worst)?")
             return []
-        source = "morning" if tracker.get_slot("awaiting_morning_pain") else "report"
+        source = "morning" if asked else "report"
         result = coaching.record_pain(engine(), user, value, source, clock=clock())
         dispatcher.utter_message(text=result.text)
         return [SlotSet("awaiting_morning_pain", False)]

@@ -11,7 +11,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import common
 from actions.session import ActionSessionPause, ActionSessionStart, ActionSessionStep
-from knowledge import coaching
+from knowledge import coaching, form_answers
 from knowledge.clock import FixedClock
 from knowledge.loader import load
 
@@ -114,3 +114,46 @@ def test_done_handled_twice_for_the_same_message_advances_once() -> None:
     ActionSessionStep().run(CollectingDispatcher(), pressed(user, {**button, "update_id": 5004, "message_id": 72}), {})
     after = coaching.start_or_resume_session(common.engine(), user)
     assert after.position == 4 or after.kind == "checkin"  # a three-exercise session is over
+
+
+@pytest.mark.parametrize("text, intent, entity", [
+    ("should i do 12 reps or 15?", "report_pain", "12"),
+    ("i do night shifts so i train around 2am, ok?", "inform", "2"),
+    ("7am", "inform", "7"),
+])
+def test_a_number_that_is_not_about_pain_logs_no_pain_and_stops_nothing(text: str, intent: str, entity: str) -> None:
+    from sqlalchemy import func, select
+
+    from actions.session import ActionReportPain
+    from knowledge.db import session_factory
+    from knowledge.trainee_models import PainEntry
+
+    user = f"unit-not-pain-{abs(hash(text))}"
+    onboard(user)
+    ActionSessionStart().run(CollectingDispatcher(), tracker("/start_session", user, "start_session"), {})
+    before = coaching.start_or_resume_session(common.engine(), user)
+    message = tracker(text, user, intent, {"session_state": "exercising"})
+    message.latest_message["entities"] = [{"entity": "pain", "value": entity}]
+    dispatcher = CollectingDispatcher()
+    events = ActionReportPain().run(dispatcher, message, {})
+    assert events == [] and texts(dispatcher) == [form_answers.NOT_A_PAIN_SCORE]
+    with session_factory(common.engine())() as db:
+        assert db.scalar(select(func.count()).select_from(PainEntry).where(PainEntry.user_id == user)) == 0
+    after = coaching.start_or_resume_session(common.engine(), user)
+    assert (after.kind, after.exercise_id) == (before.kind, before.exercise_id)  # the session did not move on
+
+
+def test_a_pain_report_in_a_session_is_logged() -> None:
+    from sqlalchemy import select
+
+    from actions.session import ActionReportPain
+    from knowledge.db import session_factory
+    from knowledge.trainee_models import PainEntry
+
+    user = "unit-pain-report"
+    onboard(user)
+    message = tracker("back pain is 3 today", user, "report_pain")
+    message.latest_message["entities"] = [{"entity": "pain", "value": "3"}]
+    ActionReportPain().run(CollectingDispatcher(), message, {})
+    with session_factory(common.engine())() as db:
+        assert db.scalars(select(PainEntry.value).where(PainEntry.user_id == user)).all() == [3]
