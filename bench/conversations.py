@@ -4,7 +4,7 @@ Fault reports, "why" questions, how-tos, greetings, thanks, today's session (the
 command) and its "Done" button presses. Each simulated user walks the same script from its own
 starting point, so at any moment the users are at different places in it. Every message has a
 Telegram form (text, command or button press) and the text plain Rasa's REST channel receives
-for it (a command becomes its intent payload as in :data:`bot.telegram_app.COMMANDS`, a button
+for it (a command becomes its intent payload as in :data:`bot.commands.COMMANDS`, a button
 its payload).
 """
 from __future__ import annotations
@@ -24,7 +24,7 @@ class Step:
     def rasa_text(self) -> str:
         """What plain Rasa's REST webhook receives for this step."""
         if self.kind == "command":
-            from bot.telegram_app import COMMANDS
+            from bot.commands import COMMANDS
 
             spec = next(s for s in COMMANDS if s.command == self.text)
             return spec.to_coach_text(self.args.split())

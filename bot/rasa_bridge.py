@@ -390,14 +390,16 @@ class RasaCoach:
             return await self._handle(user, text, metadata)
 
     async def _handle(self, user: str, text: str, metadata: dict[str, Any] | None) -> Turn:
-        """Clean text → the safety path (screen, its open question, a paused coaching) → Rasa."""
+        """Clean text → the command table → the safety path (screen, its open question, a paused
+        coaching) → the open form question's answer reader → Rasa's intents."""
         from rasa.core.channels.channel import UserMessage
 
         from bot import safety_gate
+        from bot.commands import coach_text
         from knowledge.safety import triage as safety
         from knowledge.text_hygiene import clean_text
 
-        text = clean_text(text)
+        text = coach_text(clean_text(text))  # "/pause" is the same command in every channel
         if self.gate is None:
             return await self._rasa_turn(user, text, metadata, None)
         parse = await self.agent.processor.parse_message(UserMessage(text, sender_id=user))

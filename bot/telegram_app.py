@@ -39,6 +39,7 @@ from telegram.ext import (
     filters,
 )
 
+from bot.commands import COMMANDS, CommandSpec
 from bot.intake import HandledMarks, UpdateInbox, poll_updates, replay_pending, sweep_abandoned
 from bot.scheduler import ReminderScheduler, ReminderText
 from bot.outbox import ReplyOutbox, deliver_kept, send_or_keep
@@ -69,39 +70,6 @@ UNKNOWN_COMMAND = "I don't know that command. Send /help to see what I can do."
 EXPIRED_BUTTON = "That button has expired. Please type your answer instead."
 PRIVATE_ONLY = "I coach one person at a time, so I only work in a private chat: message me at @{username}."
 
-
-@dataclass(frozen=True)
-class CommandSpec:
-    """A Telegram command and the Rasa payload it stands for. With arguments and an
-    ``args_text`` template, the arguments are sent as a sentence instead (``{args}``)."""
-
-    command: str
-    payload: str
-    description: str
-    args_text: str | None = None
-
-    def to_coach_text(self, args: list[str]) -> str:
-        if args and self.args_text:
-            return self.args_text.format(args=" ".join(args))
-        return self.payload
-
-
-# The one table of commands: what Telegram shows in its menu and what the coach receives.
-COMMANDS: tuple[CommandSpec, ...] = (
-    CommandSpec("start", "/start", "Start (or restart) with the coach"),
-    CommandSpec("session", "/start_session", "Today's session"),
-    CommandSpec("warmup", "/pre_workout", "A short primer before you train, e.g. /warmup squats", "warm up for {args}"),
-    CommandSpec("progress", "/ask_progress", "How you are doing"),
-    CommandSpec("checkin", "/weekly_checkin", "Weekly check-in: pain, tasks, change"),
-    CommandSpec("selftest", "/self_test", "A two-minute self-test, e.g. /selftest single leg stance", "self test {args}"),
-    CommandSpec("why", "/ask_why_cue", "Why a cue matters, e.g. /why pelvis level", "why {args}"),
-    CommandSpec("remind", "/set_reminder", "Daily reminder time, e.g. /remind 07:30", "remind me at {args}"),
-    CommandSpec("pause", "/pause_reminders", "Pause reminders"),
-    CommandSpec("resume", "/resume_reminders", "Resume reminders"),
-    CommandSpec("help", "/help", "What I can do"),
-    CommandSpec("export", "/export_data", "Export your data"),
-    CommandSpec("delete", "/delete_data", "Delete your data"),
-)
 
 _TOKEN_PATTERN = re.compile(r"\d{5,}:[A-Za-z0-9_-]{20,}")
 
