@@ -11,7 +11,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.common import (
     classified, clock, db_session, engine, entity_values, kb, send, send_picture, user_id, user_text,
 )
-from knowledge import answers
+from knowledge import answers, references
 
 DomainDict = dict[str, Any]
 
@@ -22,9 +22,8 @@ CONFIDENT = 0.5
 PLAUSIBLE = 0.2
 
 
-def resolve(tracker: Tracker, kind: str) -> str | None:
-    """The id the user means: a confident classifier answer, an exact name, a lookup of the words
-    themselves, and last a less confident classifier answer."""
+def named(tracker: Tracker, kind: str) -> str | None:
+    """The id the message names: a confident classifier answer, or an exact name in it."""
     base = kb()
     guess, probability = classified(tracker, kind)
     if guess and probability >= CONFIDENT and base.get(kind, guess) is not None:
@@ -37,12 +36,56 @@ def resolve(tracker: Tracker, kind: str) -> str | None:
         matches = base.find(value, kind=kind)
         if matches:
             return matches[0].id
+    return None
+
+
+def looked_up(tracker: Tracker, kind: str) -> str | None:
+    """The id the message's words suggest: a lookup of the words themselves, then a less confident
+    classifier answer."""
+    base = kb()
     matches = base.find(user_text(tracker), kind=kind)
     if matches:
         return matches[0].id
+    guess, probability = classified(tracker, kind)
     if guess and probability >= PLAUSIBLE and base.get(kind, guess) is not None:
         return guess
     return None
+
+
+def resolve(tracker: Tracker, kind: str) -> str | None:
+    """The id the user means: a confident classifier answer, an exact name, a lookup of the words
+    themselves, and last a less confident classifier answer."""
+    return named(tracker, kind) or looked_up(tracker, kind)
+
+
+MEMORY_SLOT = {"cue": "last_cues", "exercise": "last_exercises"}
+
+
+def meant(tracker: Tracker, kind: str) -> tuple[str | None, tuple[str, ...]]:
+    """The id the user means, reading "why?", "that one", "the second one" against what the coach
+    last named (slots ``last_cues`` / ``last_exercises``): (the id, or the ids to ask between)."""
+    found = named(tracker, kind)
+    if found:
+        return found, ()
+    reference = references.read_reference(user_text(tracker))
+    said = list(tracker.get_slot(MEMORY_SLOT[kind]) or [])
+    if kind == "exercise" and not said and tracker.get_slot("last_exercise"):
+        said = [tracker.get_slot("last_exercise")]
+    if reference is not None and said:
+        picked = references.pick(reference, said)
+        if picked.item or picked.choices:
+            return picked.item, picked.choices
+    return looked_up(tracker, kind), ()
+
+
+def remembered(answer: answers.Answer) -> list[dict[str, Any]]:
+    """The slots that keep what an answer named, for the next "why?" or "that one"."""
+    events: list[dict[str, Any]] = []
+    if answer.cues:
+        events.append(SlotSet("last_cues", list(answer.cues)))
+    if answer.exercises:
+        events += [SlotSet("last_exercises", list(answer.exercises)), SlotSet("last_exercise", answer.exercises[0])]
+    return events
 
 
 def current_exercise(tracker: Tracker) -> str | None:
@@ -68,7 +111,7 @@ class ActionReportFault(Action):
         if coaching.primer_fault(engine(), user_id(tracker), fault_id, clock=clock()) is not None:
             answer.say("I've noted that with today's primer.")
         send(dispatcher, answer)
-        return [SlotSet("last_exercise", answer.exercises[0])] if answer.exercises else []
+        return remembered(answer)
 
 
 class ActionAddFaultToPlan(Action):
@@ -102,12 +145,16 @@ class ActionWhyCue(Action):
         return "action_why_cue"
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
-        cue_id = resolve(tracker, "cue")
+        cue_id, choices = meant(tracker, "cue")
+        if choices:
+            send(dispatcher, answers.which_answer(kb(), "cue", choices))
+            return []
         if cue_id is None:
             send(dispatcher, answers.unknown_item_answer("cue"))
             return []
-        send(dispatcher, answers.cue_answer(kb(), cue_id))
-        return []
+        answer = answers.cue_answer(kb(), cue_id)
+        send(dispatcher, answer)
+        return [SlotSet("last_cues", [cue_id])]
 
 
 class ActionHowto(Action):
@@ -115,13 +162,17 @@ class ActionHowto(Action):
         return "action_howto"
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
-        exercise_id = resolve(tracker, "exercise")
+        exercise_id, choices = meant(tracker, "exercise")
+        if choices:
+            send(dispatcher, answers.which_answer(kb(), "exercise", choices))
+            return []
         if exercise_id is None:
             send(dispatcher, answers.unknown_item_answer("exercise"))
             return []
         send_picture(dispatcher, exercise_id)
-        send(dispatcher, answers.howto_answer(kb(), exercise_id))
-        return [SlotSet("last_exercise", exercise_id)]
+        answer = answers.howto_answer(kb(), exercise_id)
+        send(dispatcher, answer)
+        return remembered(answer)
 
 
 class _FollowUp:

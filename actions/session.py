@@ -41,7 +41,10 @@ def utter_step(dispatcher: CollectingDispatcher, step: coaching.SessionStep) -> 
         if step.exercise_id:
             cues = [step.cue_id] if step.cue_id else []
             send_refs(dispatcher, {"faults": [], "cues": cues, "exercises": [step.exercise_id], "red_flag": False})
-        return [SlotSet("session_state", "exercising"), SlotSet("last_exercise", step.exercise_id)]
+        # "why?", "how?", "this one" now mean this step's exercise and cue.
+        named = [SlotSet("last_exercises", [step.exercise_id] if step.exercise_id else None),
+                 SlotSet("last_cues", [step.cue_id] if step.cue_id else None)]
+        return [SlotSet("session_state", "exercising"), SlotSet("last_exercise", step.exercise_id), *named]
     dispatcher.utter_message(text=step.text)
     if step.kind == "checkin":
         # The last exercise is behind us: the check-in form asks its three questions next.

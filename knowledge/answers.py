@@ -192,6 +192,17 @@ def general_red_flag_answer(kb: Any) -> Answer:
     return answer
 
 
+def which_answer(kb: Any, kind: str, ids: Iterable[str]) -> Answer:
+    """ "Why?" or "that one" when the coach has just named more than one: which, with a button each."""
+    if kind == "cue":
+        items = [kb.cue(i) for i in ids]
+        choices = [Choice(f"Why “{c.title.lower()}”?", "ask_why_cue", (("cue", c.id),)) for c in items]
+        return Answer().say("Which cue do you mean?", choices)
+    items = [kb.exercise(i) for i in ids]
+    choices = [Choice(f"How do I do the {e.title.lower()}?", "ask_howto", (("exercise", e.id),)) for e in items]
+    return Answer().say("Which exercise do you mean?", choices)
+
+
 def unknown_item_answer(kind: str) -> Answer:
     examples = {
         "fault": "“my lower back does the work on bridges” or “my knee caves in”",
