@@ -18,7 +18,8 @@ from knowledge import answers, coaching, parsing
 log = logging.getLogger(__name__)
 DomainDict = dict[str, Any]
 ONBOARDING_SLOTS = ("consent", "screen_clear", "goal", "equipment", "experience", "current_pain", "reminder_time", "timezone")
-GOALS = {"back_relief": "take the load off my lower back", "glute_strength": "stronger glutes", "performance": "lift or run better"}
+# A goal button stores its words; the category is read from the words when onboarding is saved.
+GOALS = {**parsing.GOAL_BUTTONS, "performance": "lift or run better"}  # "performance": an older button
 
 
 class ActionGreet(Action):

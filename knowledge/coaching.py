@@ -50,6 +50,7 @@ from knowledge.progression import (
     decide_next_morning,
     load_coach_content,
 )
+from knowledge.parsing import goal_category
 from knowledge.session_builder import TraineeState, build_session, dosage_text
 from knowledge.trainee_models import (
     EFFORTS,
@@ -206,6 +207,7 @@ def save_onboarding(
         t = _trainee(s, user_id, clock)
         now = clock.now()
         t.goal = goal
+        t.goal_category = goal_category(goal) if goal else None
         t.equipment = sorted(set(equipment) | {"none"})
         t.experience = experience
         t.baseline_pain = baseline_pain

@@ -226,3 +226,38 @@ def parse_change(text: str) -> int:
         if any(re.search(rf"\b{re.escape(p)}\b", lowered) for p in phrases):
             return value
     raise ParseError("Compared with when you started, is your back better, about the same or worse? Tap one of the buttons.")
+
+
+GOAL_CATEGORIES = ("back_relief", "glute_strength", "running", "lifting", "everyday", "other")
+# Checked in this order: a goal that names running is about running even when the back hurts
+# ("run without my back aching"); one that names the back is about relief even when it names a
+# child to lift ("stop hurting when i lift my kid"); lifting is the gym, not a toddler.
+_GOAL_WORDS = (
+    ("running", r"\b(?:run\w*|jog\w*|marathon|[0-9]+ ?k\b|sprint\w*|trail|race\w*|parkrun)"),
+    ("back_relief", r"\b(?:back|spine|sciatica|lumbar|ache\w*|pain\w*|hurt\w*|sore\w*|injur\w*|tweak\w*|"
+                    r"relief|stiff\w*|disc)\b"),
+    ("lifting", r"\b(?:squat\w*|deadlift\w*|dead lift\w*|bench press|lift heav\w*|lifting|pr\b|prs\b|"
+                r"powerlift\w*|gym|strength train\w*|olympic|clean and jerk|heavier|1rm|one rep max)"),
+    ("glute_strength", r"\b(?:glute\w*|butt\w*|bum|booty|peach|hips? strong\w*|stronger hips?|bigger|"
+                       r"activate|activation|wake up)"),
+    ("everyday", r"\b(?:kid\w*|child\w*|baby|toddler|grandkid\w*|stairs|garden\w*|walk\w*|hik\w*|carry\w*|"
+                 r"groceries|shopping|work|job|desk|sit\w*|stand\w*|daily|everyday|day to day|life|move better|"
+                 r"mobile|mobility|play|dog|tennis|golf|football|soccer|sport\w*|cycl\w*|bike|swim\w*)"),
+)
+GOAL_BUTTONS = {"back_relief": "take the load off my lower back", "glute_strength": "stronger glutes",
+                "lifting": "lift better", "running": "run better"}
+
+
+def goal_category(text: str) -> str:
+    """The category of a goal in the person's words ("want my back to stop hurting when i lift my
+    kid" → back_relief), or a button's id as it is."""
+    lowered = " ".join(str(text).lower().replace("’", "'").split())
+    if lowered in GOAL_CATEGORIES:
+        return lowered
+    for category, words in GOAL_BUTTONS.items():
+        if lowered == words:
+            return category
+    for category, pattern in _GOAL_WORDS:
+        if re.search(pattern, lowered):
+            return category
+    return "other"

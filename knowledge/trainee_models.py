@@ -60,7 +60,8 @@ class Trainee(Base):
     created_at = Column(UTCDateTime, nullable=False)
     consented_at = Column(UTCDateTime, nullable=True)
     onboarded_at = Column(UTCDateTime, nullable=True)
-    goal = Column(Text, nullable=True)
+    goal = Column(Text, nullable=True)  # the person's own words
+    goal_category = Column(String(32), nullable=True)  # knowledge.parsing.GOAL_CATEGORIES
     equipment = Column(JSON, nullable=False, default=list)  # equipment ids, e.g. ["none", "band"]
     experience = Column(String(16), nullable=False, default="beginner")
     baseline_pain = Column(Integer, nullable=False, default=0)  # 0-10 at onboarding
