@@ -4,7 +4,7 @@ from __future__ import annotations
 import functools
 from typing import Any, Callable
 
-from rasa_sdk import Tracker
+from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 Validator = Callable[..., dict[str, Any]]
@@ -40,3 +40,38 @@ def parsed(slot: str, parse: Callable[[str], Any], value: Any, dispatcher: Colle
     except ParseError as exc:
         dispatcher.utter_message(text=str(exc))
         return {slot: None}
+
+
+_CARRY_ON = {
+    "onboarding_form": "Your answers so far are kept: send /start when you want to finish setting up.",
+    "weekly_form": "Send /checkin when you want to do the weekly check-in.",
+    "checkin_form": "Your session is still done; tell me how it went whenever you like.",
+    "self_test_form": "Send /selftest when you want to try it again.",
+}
+
+
+def _form_just_left(tracker: Tracker) -> str | None:
+    """The form this turn ended (the rule deactivates it before this action), or None."""
+    ended = False
+    for event in reversed(tracker.events):
+        kind = event.get("event")
+        if kind == "active_loop" and not event.get("name"):
+            ended = True
+        elif kind == "active_loop" and ended:
+            return str(event["name"])
+        elif kind == "user" and not ended:
+            return None
+    return None
+
+
+class ActionLeaveForm(Action):
+    """'stop', 'cancel', 'later': the question is left (the rule ends the form first)."""
+
+    def name(self) -> str:
+        return "action_leave_form"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict[str, Any]]:
+        form = _form_just_left(tracker)
+        carry_on = _CARRY_ON.get(form or "", "Say 'start my session' whenever you're ready.")
+        dispatcher.utter_message(text=f"OK, we'll stop there. {carry_on}")
+        return []

@@ -45,12 +45,18 @@ class ActionGreet(Action):
 
 
 class ActionStart(Action):
-    """/start: (re)run onboarding from the first question."""
+    """/start: run onboarding from the first question, or, when it was left half-way ("stop",
+    a command), go on from the first question not yet answered."""
 
     def name(self) -> str:
         return "action_start"
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
+        profile = coaching.get_or_create_trainee(engine(), user_id(tracker), clock=clock())
+        started = tracker.get_slot("consent") is True and tracker.get_slot("screen_clear") is True
+        if started and not profile.onboarded:
+            dispatcher.utter_message(text="Welcome back! Let's finish setting you up.")
+            return []
         dispatcher.utter_message(text="Welcome! A few questions so I can fit the routine to you.")
         return [SlotSet(slot, None) for slot in ONBOARDING_SLOTS]
 

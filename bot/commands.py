@@ -100,6 +100,9 @@ IN_FORMS: dict[str, InForm] = {
     "weekly_checkin": InForm("action_weekly_start", "leave"),
     "self_test": InForm("action_self_test", "leave"),
     "set_reminder": InForm("action_set_reminder", "leave"),
+    "leave_form": InForm("action_leave_form", "leave"),
+    "snooze_reminder": InForm("action_leave_form", "leave"),  # "later"
+    "session_pause": InForm("action_leave_form", "leave"),  # "need to stop for a bit"
 }
 # During onboarding, what needs a set-up person says so and onboarding goes on.
 GOES_ON_IN = {"onboarding_form": {"start_session", "pre_workout", "weekly_checkin", "self_test", "set_reminder"}}

@@ -6,9 +6,9 @@ progress question, soreness), and then the form's text mapping does not take the
 question is asked again and again. So before the intents decide, the message is read against the
 open question with that question's own parser: a short message the parser accepts is the answer.
 
-Only questions with a strict reading are here (scores, times, places, equipment, levels, effort,
-the rating of change); free-text questions (a goal, the tasks) and yes/no questions are left to
-the intents. A message with a question mark, a command, or more than :data:`MAX_WORDS` words is
+Questions with a strict reading are here (scores, times, places, equipment, levels, effort,
+the rating of change), and the two free-text questions (the goal, the weekly tasks: a statement
+is the answer, a question is not); yes/no questions are left to the intents. A message with a question mark, a command, or more than :data:`MAX_WORDS` words is
 never read as an answer here; neither is a number that counts something else ("12 reps",
 "7am") when a 0-10 score is asked. This module only says *whether*; the form's validator still
 stores the value, with the same parser.
@@ -40,6 +40,22 @@ def _score(text: str) -> int:
     return parsing.parse_score(text)
 
 
+_NOT_A_GOAL = re.compile(r"^\W*(?:hi|hello|hey|yo|ok|okay|k|thanks|thank you|ty|lol|haha|yes|yeah|yep|no|nope|sure|"
+                         r"idk|hmm+)?\W*$", re.IGNORECASE)
+
+
+def _goal(text: str) -> str:
+    # A statement is a goal, in the person's words (its category is read when it is stored);
+    # a greeting or an acknowledgement is not.
+    if _NOT_A_GOAL.match(text):
+        raise parsing.ParseError("not a goal")
+    return " ".join(text.split())[:200]
+
+
+# "stop", "cancel", "later": the person leaves the question (an intent of its own), never an answer.
+LEAVING = re.compile(r"^\s*(?:stop|cancel|quit|exit|later|not now|maybe later|another time|nevermind|never mind|"
+                     r"forget it|let'?s do this later|do this later|i'?ll do (?:it|this) later)\s*[.!]*\s*$", re.IGNORECASE)
+
 READERS: dict[str, Callable[[str], Any]] = {
     **{slot: _score for slot in _SCORE_SLOTS},
     "checkin_effort": parsing.parse_effort,
@@ -48,7 +64,11 @@ READERS: dict[str, Callable[[str], Any]] = {
     "experience": parsing.parse_experience,
     "reminder_time": parsing.parse_clock_time,
     "timezone": parsing.parse_timezone,
+    "goal": _goal,
+    "week_tasks": parsing.parse_psfs_tasks,
 }
+# Free-text answers run longer than a score or a time.
+WORDS_ALLOWED = {"goal": 30, "week_tasks": 30}
 
 
 @dataclass(frozen=True)
@@ -62,7 +82,9 @@ def read_answer(slot: str | None, text: str) -> Answer | None:
     when this question is left to the intents)."""
     reader = READERS.get(slot or "")
     words = text.split()
-    if reader is None or not words or text.lstrip().startswith("/") or "?" in text or len(words) > MAX_WORDS:
+    if reader is None or not words or text.lstrip().startswith("/") or "?" in text or LEAVING.match(text):
+        return None
+    if len(words) > WORDS_ALLOWED.get(str(slot), MAX_WORDS):
         return None
     try:
         return Answer(slot=str(slot), value=reader(text))

@@ -22,6 +22,8 @@ from knowledge.form_answers import read_answer
     ("timezone", "I live in Chicago", "America/Chicago"),
     ("equipment", "two bands and a bench", ["none", "band", "bench"]),
     ("experience", "a few years of lifting", "experienced"),
+    ("goal", "want my back to stop hurting when i lift my kid", "want my back to stop hurting when i lift my kid"),
+    ("week_tasks", "tying my shoes and sitting for an hour", ["tying my shoes", "sitting for an hour"]),
 ])
 def test_answers_to_the_open_question_are_read(slot: str, text: str, value: object) -> None:
     answer = read_answer(slot, text)
@@ -36,7 +38,10 @@ def test_answers_to_the_open_question_are_read(slot: str, text: str, value: obje
     ("checkin_pain", "my knee caves in on squats"),  # no score at all
     ("week_change", "/inform{\"change\": \"1\"}"),  # a command goes to the intents
     ("week_change", "it is better than last month but the left side still feels tight when i sit"),  # too long
-    ("goal", "back relief"),  # free-text questions are left to the intents
+    ("goal", "what does this bot do?"),  # a question at a free-text question is a question
+    ("goal", "stop"),  # and leaving is leaving
+    ("goal", "hi"), ("goal", "ok 👍"),  # a greeting or a nod is not a goal
+    ("week_tasks", "later"),
     ("consent", "yes"),  # and so are yes/no questions
     (None, "5"),  # no question open
 ])

@@ -89,3 +89,26 @@ def test_a_named_cue_wins_over_the_memory() -> None:
     dispatcher = CollectingDispatcher()
     ActionWhyCue().run(dispatcher, message, {})
     assert refs(dispatcher)["cues"] == ["pelvis_level"]
+
+
+def _events_tracker(events: list[dict]) -> Tracker:
+    return Tracker.from_dict({
+        "sender_id": "unit-leave", "slots": {}, "events": events, "paused": False, "followup_action": None,
+        "active_loop": {}, "latest_action_name": "action_deactivate_loop",
+        "latest_message": {"text": "stop", "intent": {"name": "leave_form", "confidence": 1.0}, "entities": []},
+    })
+
+
+def test_leaving_a_question_says_how_to_carry_on() -> None:
+    from actions.forms import ActionLeaveForm
+
+    left = [{"event": "active_loop", "name": "onboarding_form"}, {"event": "user", "text": "stop"},
+            {"event": "action", "name": "action_deactivate_loop"}, {"event": "active_loop", "name": None}]
+    dispatcher = CollectingDispatcher()
+    ActionLeaveForm().run(dispatcher, _events_tracker(left), {})
+    assert "/start" in dispatcher.messages[0]["text"]
+    # No form open this turn (one ended long ago): nothing to carry on with.
+    earlier = [*left, {"event": "user", "text": "stop"}]
+    dispatcher = CollectingDispatcher()
+    ActionLeaveForm().run(dispatcher, _events_tracker(earlier), {})
+    assert "/start" not in dispatcher.messages[0]["text"]
