@@ -121,6 +121,12 @@ class HandledMarks:
             return
         try:
             await asyncio.to_thread(self.inbox.handled, ids)
+        except asyncio.CancelledError:
+            # Cancelled mid-write (the stop): the thread may not have committed, so the ids stay
+            # for close() to write again (marking is idempotent). Without this they were lost and
+            # the next process handled those turns a second time.
+            self._ids[:0] = ids
+            raise
         except Exception as exc:
             # Kept for the next write; if the process dies first, the turns are handled again.
             logger.error("could not mark %d updates handled: %s", len(ids), type(exc).__name__)

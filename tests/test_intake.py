@@ -326,3 +326,34 @@ async def test_handled_marks_that_cannot_be_written_are_logged_kept_and_written_
     assert failures == [1]
     assert "could not mark 2 updates handled" in caplog.text
     assert all(r.handled_at is not None and r.payload is None for r in rows(sessions).values())
+
+
+async def test_a_stop_during_a_mark_write_still_marks_those_updates(sessions: Any) -> None:
+    # The stop cancels the background writer; when that lands while a write is under way, the
+    # ids must be written again by close(), not lost (the next process would handle them twice).
+    import threading
+
+    updates_inbox = intake.UpdateInbox(sessions, FixedClock(NOW), bot_id=BOT)
+    with sessions() as s:
+        inbox.record(s, BOT, [inbox.Incoming(40, "9", "{}")], NOW, updates_inbox.owner)
+    real = intake.UpdateInbox.handled
+    entered, release = threading.Event(), threading.Event()
+    calls: list[int] = []
+
+    def slow_then_lost(self: intake.UpdateInbox, ids: Any) -> None:
+        calls.append(len(ids))
+        if len(calls) == 1:  # the first write stalls and never commits
+            entered.set()
+            release.wait(5)
+            return
+        real(self, ids)
+
+    marks = intake.HandledMarks(updates_inbox, gather_s=0.01)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(intake.UpdateInbox, "handled", slow_then_lost)
+        marks.add(40)
+        assert await asyncio.to_thread(entered.wait, 5)
+        await marks.close()
+        release.set()
+    assert calls == [1, 1]
+    assert rows(sessions)[40].handled_at is not None
