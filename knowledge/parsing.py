@@ -59,9 +59,50 @@ def parse_score(text: str, what: str = "a number") -> int:
     return value
 
 
+_HOURS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
+          "ten": 10, "eleven": 11, "twelve": 12}
+_MINUTES = {"o'clock": 0, "oclock": 0, "five": 5, "ten": 10, "fifteen": 15, "twenty": 20, "twenty five": 25,
+            "thirty": 30, "forty": 40, "forty five": 45, "fifty": 50, "fifty five": 55}
+_HOUR = r"(\d{1,2}|" + "|".join(_HOURS) + r")"
+_PM_WORDS = re.compile(r"\b(?:afternoon|evening|night|tonight|after work|pm)\b")
+_AM_WORDS = re.compile(r"\b(?:morning|am|before work)\b")
+
+
+def _hour(word: str) -> int:
+    return int(word) if word.isdigit() else _HOURS[word]
+
+
+def _clock_in_words(lowered: str) -> str:
+    """A time in words as digits: "quarter past six in the evening" → "6:15 pm", "half seven" →
+    "7:30", "seven thirty am" → "7:30 am", "six in the evening" → "6 pm"."""
+    lowered = lowered.replace("-", " ")
+    period = " pm" if _PM_WORDS.search(lowered) else " am" if _AM_WORDS.search(lowered) else ""
+    relative = re.search(rf"\b(quarter|half|twenty|ten|five|twenty five)\s+(past|after|to|before)\s+{_HOUR}\b", lowered)
+    if relative:
+        minutes = {"quarter": 15, "half": 30, "twenty": 20, "ten": 10, "five": 5, "twenty five": 25}[relative.group(1)]
+        hour = _hour(relative.group(3))
+        if relative.group(2) in ("to", "before"):
+            hour, minutes = (hour - 1) % 12 or 12, 60 - minutes
+        return f"{hour}:{minutes:02d}{period}"
+    half = re.search(rf"\bhalf\s+{_HOUR}\b", lowered)  # British "half seven" is 7:30
+    if half:
+        return f"{_hour(half.group(1))}:30{period}"
+    spoken = re.search(rf"\b({'|'.join(_HOURS)})\s+({'|'.join(sorted(_MINUTES, key=len, reverse=True))})\b", lowered)
+    if spoken:
+        return f"{_HOURS[spoken.group(1)]}:{_MINUTES[spoken.group(2)]:02d}{period}"
+    bare = re.search(rf"\b(?:at\s+|around\s+|about\s+)?({'|'.join(_HOURS)})\b", lowered)
+    if bare and period:
+        return f"{_HOURS[bare.group(1)]}{period}"
+    digits = re.search(r"\b(\d{1,2})(?:[:.](\d{2}))?\b", lowered)
+    if digits and period and not re.search(r"\d\s*(?:am|pm|a\.m\.|p\.m\.)", lowered):
+        return f"{digits.group(1)}:{digits.group(2) or '00'}{period}"  # "6 in the evening"
+    return lowered
+
+
 def parse_clock_time(text: str) -> str:
-    """"HH:MM" (24 h) from "07:30", "7.30", "7am", "6:15 pm", "18h00", "noon"."""
-    lowered = text.lower().strip()
+    """"HH:MM" (24 h) from "07:30", "7.30", "7am", "6:15 pm", "18h00", "noon", and in words:
+    "quarter past six in the evening", "half seven", "seven thirty am", "6 in the evening"."""
+    lowered = _clock_in_words(text.lower().strip())
     if "noon" in lowered or "midday" in lowered:
         return "12:00"
     if "midnight" in lowered:
@@ -157,7 +198,17 @@ def parse_equipment(text: str) -> list[str]:
 
 
 def parse_experience(text: str) -> str:
+    """beginner | some | experienced, from words or a time: under a year is new, one to three
+    years is some, more is experienced ("maybe 2 yrs on and off" → some)."""
     lowered = text.lower()
+    span = re.search(r"(\d+(?:[.,]\d+)?|a|one|two|three|four|five|six|ten|a couple(?: of)?|a few|few)\s*"
+                     r"(?:\+\s*)?(years?|yrs?|months?|mos?|weeks?|wks?)\b", lowered)
+    if span:
+        amount = {"a": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "ten": 10, "a couple": 2,
+                  "a couple of": 2, "a few": 3, "few": 3}.get(span.group(1))
+        value = float(span.group(1).replace(",", ".")) if amount is None else float(amount)
+        years = value if span.group(2).startswith("y") else value / 12 if span.group(2).startswith("mo") else value / 52
+        return "beginner" if years < 1 else "some" if years <= 3 else "experienced"
     if re.search(r"\b(new|beginner|never|none|no experience|just start)", lowered):
         return "beginner"
     if re.search(r"\b(lots|years|experienced|advanced|a lot|long time|compet)", lowered):
