@@ -119,14 +119,6 @@ def _names(item: Any) -> list[str]:
     return seen
 
 
-# "why?" and "how?" about what the coach has just named, with no name in them.
-REFERENCE_WHY = ("why?", "why", "why does that matter?", "why that one?", "why the second one?", "why the first cue?",
-                 "how come?", "what's the point of that one?", "why is that important?", "why does that help?")
-REFERENCE_HOWTO = ("how do i do that one?", "how do i do the second one?", "how do i do the first one?",
-                   "show me that one", "how do i do it?", "how do i do this one?", "how is that done?",
-                   "what are the steps for that one?", "how do you do the last one?", "show me how")
-
-
 def _clean(text: str) -> str:
     return " ".join(text.replace("\n", " ").split())
 
@@ -196,10 +188,6 @@ def build_nlu(kb: Any) -> tuple[dict[str, list[Any]], dict[str, list[str]]]:
             for template in _pick(PRE_WORKOUT_TEMPLATES, activity.id + name, 4):
                 text = _annotate(template, name, "activity", owner.get(name, activity.id))
                 intents["pre_workout"].append(Labelled(text, "activity", activity.id))
-
-    # References back to what the coach just named: actions/knowledge_answers.meant picks the item.
-    intents["ask_why_cue"].extend(REFERENCE_WHY)
-    intents["ask_howto"].extend(REFERENCE_HOWTO)
 
     for assessment in kb.assessments():
         for name in _names(assessment):

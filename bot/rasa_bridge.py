@@ -344,6 +344,24 @@ def answer_to_open_question(tracker: Any, text: str, parse: dict[str, Any]) -> t
                     "intent_ranking": [{"name": "inform", "confidence": 1.0}]}
 
 
+MEMORY_SLOTS = {"cue": ("ask_why_cue", "last_cues"), "exercise": ("ask_howto", "last_exercises")}
+
+
+def question_back_at_what_was_said(tracker: Any, text: str, parse: dict[str, Any]) -> dict[str, Any]:
+    """ "why?", "how do i do the second one?" right after the coach named cues or exercises
+    (:func:`knowledge.references.reference_question`): the why or how-to question, whatever intent
+    the classifier guessed; the action picks the item from the slots that keep what was named."""
+    from knowledge.references import reference_question
+
+    kind = reference_question(text)
+    if kind is None or any(e.get("entity") == kind for e in parse.get("entities") or []):
+        return parse
+    intent, slot = MEMORY_SLOTS[kind]
+    if not tracker.get_slot(slot):
+        return parse
+    return {**parse, "intent": {"name": intent, "confidence": 1.0}, "intent_ranking": [{"name": intent, "confidence": 1.0}]}
+
+
 class RasaCoach:
     """Implements :class:`bot.turns.Coach` with a loaded Rasa model."""
 
@@ -459,6 +477,8 @@ class RasaCoach:
             tracker = await processor.fetch_tracker_and_update_session(user, output, message.metadata)
             if read_answer and parse is not None:
                 answer, message.parse_data = answer_to_open_question(tracker, text, parse)
+                if answer is None:
+                    message.parse_data = question_back_at_what_was_said(tracker, text, message.parse_data)
             await processor._handle_message_with_tracker(message, tracker)
             tracker = await processor.run_action_extract_slots(output, tracker)
             await processor._run_prediction_loop(output, tracker)

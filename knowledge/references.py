@@ -54,3 +54,23 @@ def pick(reference: Reference, said: Sequence[str]) -> Picked:
     if len(items) == 1:
         return Picked(items[0])
     return Picked(None, tuple(items))
+
+
+_WHY_QUESTION = re.compile(r"^\s*(?:but\s+|and\s+|ok\s+|okay\s+|so\s+)?(?:why|how come|what'?s the point|what is the point)\b")
+_HOW_QUESTION = re.compile(r"^\s*(?:but\s+|and\s+|ok\s+|okay\s+|so\s+)?(?:how (?:do|should|would|can) (?:i|you|we) "
+                           r"(?:do|set up|perform)|how is (?:that|it|this) done|show me|what are the steps)\b")
+MAX_REFERENCE_WORDS = 10
+
+
+def reference_question(text: str) -> str | None:
+    """"cue" for a why-question back at what was said ("why?", "why the second one?"),
+    "exercise" for a how-question ("how do i do that one?", "show me the first one"), else None.
+    Short messages only: a longer one names what it asks about, and the intents read it."""
+    lowered = " ".join(text.lower().replace("’", "'").split())
+    if len(lowered.split()) > MAX_REFERENCE_WORDS or read_reference(lowered) is None:
+        return None
+    if _WHY_QUESTION.match(lowered):
+        return "cue"
+    if _HOW_QUESTION.match(lowered) or _BARE.match(lowered) and lowered.startswith("how"):
+        return "exercise"
+    return None

@@ -95,3 +95,19 @@ def test_an_unusable_pain_score_gets_a_re_ask() -> None:
 
     reading = read_pain("my back pain is 12", "12")
     assert reading.about_pain and reading.value is None and "off the scale" in (reading.problem or "")
+
+
+def test_the_bridge_reads_why_and_how_back_at_what_was_said() -> None:
+    from bot.rasa_bridge import question_back_at_what_was_said
+
+    def with_memory(**slots):
+        return SimpleNamespace(active_loop_name=None, get_slot=lambda name: slots.get(name))
+
+    guessed = {"text": "why?", "intent": {"name": "nlu_fallback", "confidence": 0.4}, "entities": []}
+    said = with_memory(last_cues=["hips_drive", "pelvis_level"], last_exercises=["glute_bridge"])
+    assert question_back_at_what_was_said(said, "why?", guessed)["intent"]["name"] == "ask_why_cue"
+    assert question_back_at_what_was_said(said, "how do i do that one?", guessed)["intent"]["name"] == "ask_howto"
+    # Nothing named yet, or a message that names what it asks about: the classifier's reading stays.
+    assert question_back_at_what_was_said(with_memory(), "why?", guessed) is guessed
+    named = {**guessed, "entities": [{"entity": "cue", "value": "pelvis level"}]}
+    assert question_back_at_what_was_said(said, "why that one, pelvis level?", named) is named

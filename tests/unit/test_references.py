@@ -112,3 +112,17 @@ def test_leaving_a_question_says_how_to_carry_on() -> None:
     dispatcher = CollectingDispatcher()
     ActionLeaveForm().run(dispatcher, _events_tracker(earlier), {})
     assert "/start" not in dispatcher.messages[0]["text"]
+
+
+@pytest.mark.parametrize("text, kind", [
+    ("why?", "cue"), ("why the second one?", "cue"), ("and why does that matter", "cue"), ("how come?", "cue"),
+    ("how do i do the second one?", "exercise"), ("how do i do that one", "exercise"), ("show me the first one", "exercise"),
+    ("how?", "exercise"),
+    ("why keep my pelvis level?", None),  # names its cue: the intents read it
+    ("how do i warm up for squats", None),
+    ("deadlifts in a minute, anything to think about?", None),
+])
+def test_questions_back_at_what_was_said(text: str, kind: str | None) -> None:
+    from knowledge.references import reference_question
+
+    assert reference_question(text) == kind
