@@ -331,9 +331,12 @@ def answer_to_open_question(tracker: Any, text: str, parse: dict[str, Any]) -> t
     """The message read against the form question the tracker has open
     (:mod:`knowledge.form_answers`): when it answers it, the parse becomes ``inform`` so that the
     form's text mapping takes it, whatever intent the classifier guessed."""
-    from knowledge.form_answers import read_answer
+    from knowledge.form_answers import LEAVING, read_answer
 
     slot = tracker.get_slot("requested_slot") if tracker.active_loop_name else None
+    if tracker.active_loop_name and LEAVING.match(text):  # "stop", "later", "not now"
+        return None, {**parse, "intent": {"name": "leave_form", "confidence": 1.0},
+                      "intent_ranking": [{"name": "leave_form", "confidence": 1.0}]}
     answer = read_answer(slot, text)
     if answer is None:
         return None, parse

@@ -21,7 +21,8 @@ from knowledge.form_answers import read_answer
     ("reminder_time", "6:15 pm", "18:15"),
     ("timezone", "I live in Chicago", "America/Chicago"),
     ("equipment", "two bands and a bench", ["none", "band", "bench"]),
-    ("experience", "a few years of lifting", "experienced"),
+    ("experience", "a few years of lifting", "some"),
+    ("experience", "lifting for 8 years", "experienced"),
     ("goal", "want my back to stop hurting when i lift my kid", "want my back to stop hurting when i lift my kid"),
     ("week_tasks", "tying my shoes and sitting for an hour", ["tying my shoes", "sitting for an hour"]),
 ])
@@ -111,3 +112,13 @@ def test_the_bridge_reads_why_and_how_back_at_what_was_said() -> None:
     assert question_back_at_what_was_said(with_memory(), "why?", guessed) is guessed
     named = {**guessed, "entities": [{"entity": "cue", "value": "pelvis level"}]}
     assert question_back_at_what_was_said(said, "why that one, pelvis level?", named) is named
+
+
+def test_stop_inside_a_form_leaves_it_whatever_the_classifier_guessed() -> None:
+    guessed = {"text": "stop", "intent": {"name": "session_pause", "confidence": 0.5}, "entities": []}
+    answer, parse = answer_to_open_question(tracker("onboarding_form", "goal"), "stop", guessed)
+    assert answer is None and parse["intent"]["name"] == "leave_form"
+    # Outside a form, and in a sentence, "stop" is ordinary talk for the classifier.
+    assert answer_to_open_question(tracker(None, None), "stop", guessed)[1] is guessed
+    sentence = "how do i stop my back taking over"
+    assert answer_to_open_question(tracker("onboarding_form", "goal"), sentence, guessed)[1]["intent"]["name"] == "inform"
