@@ -343,8 +343,11 @@ def answer_to_open_question(tracker: Any, text: str, parse: dict[str, Any]) -> t
     guessed = parse.get("intent") or {}
     if guessed.get("name") != "inform":
         log.debug("message read as the answer to %s (the classifier guessed %s)", slot, guessed.get("name"))
+    # The whole message is the answer: without the entities, the slot's text mapping takes it and
+    # the validator reads it with the same parser ("two bands and a bench" was stored as the one
+    # entity the classifier found, "bench").
     return answer, {**parse, "intent": {"name": "inform", "confidence": 1.0},
-                    "intent_ranking": [{"name": "inform", "confidence": 1.0}]}
+                    "intent_ranking": [{"name": "inform", "confidence": 1.0}], "entities": []}
 
 
 MEMORY_SLOTS = {"cue": ("ask_why_cue", "last_cues"), "exercise": ("ask_howto", "last_exercises")}

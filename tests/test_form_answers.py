@@ -60,6 +60,10 @@ def test_the_bridge_makes_an_answer_an_inform_and_leaves_the_rest() -> None:
     answer, parse = answer_to_open_question(tracker("weekly_form", "week_change"), "a bit better", guessed)
     assert answer is not None and answer.slot == "week_change"
     assert parse["intent"] == {"name": "inform", "confidence": 1.0} and parse["text"] == "a bit better"
+    # The whole text is the answer: an entity the classifier found in it does not fill the slot alone.
+    partial = {**guessed, "text": "two bands and a bench", "entities": [{"entity": "equipment", "value": "bench"}]}
+    _answer, parse = answer_to_open_question(tracker("onboarding_form", "equipment"), "two bands and a bench", partial)
+    assert parse["entities"] == []
     assert guessed["intent"]["name"] == "ask_progress"  # the classifier's parse is not changed in place
     # No form running: the requested slot left over from an earlier form does not count.
     answer, parse = answer_to_open_question(tracker(None, "week_change"), "a bit better", guessed)
