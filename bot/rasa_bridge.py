@@ -327,6 +327,12 @@ def quiet_structlog(level: int = logging.WARNING) -> None:
     )
 
 
+def _as_intent(parse: dict[str, Any], intent: str, **changes: Any) -> dict[str, Any]:
+    """``parse`` read as ``intent`` for certain (a reader of the bridge decided, not the classifier)."""
+    return {**parse, "intent": {"name": intent, "confidence": 1.0}, "intent_ranking": [{"name": intent, "confidence": 1.0}],
+            **changes}
+
+
 def answer_to_open_question(tracker: Any, text: str, parse: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
     """The message read against the form question the tracker has open
     (:mod:`knowledge.form_answers`): when it answers it, the parse becomes ``inform`` so that the
@@ -335,8 +341,7 @@ def answer_to_open_question(tracker: Any, text: str, parse: dict[str, Any]) -> t
 
     slot = tracker.get_slot("requested_slot") if tracker.active_loop_name else None
     if tracker.active_loop_name and LEAVING.match(text):  # "stop", "later", "not now"
-        return None, {**parse, "intent": {"name": "leave_form", "confidence": 1.0},
-                      "intent_ranking": [{"name": "leave_form", "confidence": 1.0}]}
+        return None, _as_intent(parse, "leave_form")
     answer = read_answer(slot, text)
     if answer is None:
         return None, parse
@@ -346,8 +351,7 @@ def answer_to_open_question(tracker: Any, text: str, parse: dict[str, Any]) -> t
     # The whole message is the answer: without the entities, the slot's text mapping takes it and
     # the validator reads it with the same parser ("two bands and a bench" was stored as the one
     # entity the classifier found, "bench").
-    return answer, {**parse, "intent": {"name": "inform", "confidence": 1.0},
-                    "intent_ranking": [{"name": "inform", "confidence": 1.0}], "entities": []}
+    return answer, _as_intent(parse, "inform", entities=[])
 
 
 MEMORY_SLOTS = {"cue": ("ask_why_cue", "last_cues"), "exercise": ("ask_howto", "last_exercises")}
@@ -365,7 +369,7 @@ def question_back_at_what_was_said(tracker: Any, text: str, parse: dict[str, Any
     intent, slot = MEMORY_SLOTS[kind]
     if not tracker.get_slot(slot):
         return parse
-    return {**parse, "intent": {"name": intent, "confidence": 1.0}, "intent_ranking": [{"name": intent, "confidence": 1.0}]}
+    return _as_intent(parse, intent)
 
 
 class RasaCoach:
