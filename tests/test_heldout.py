@@ -117,12 +117,13 @@ def score(item: dict, turn: dict) -> bool:
 # with the stored state its writer expects in /export. Only the ids of the dialogues that fail
 # and the names of the fields that differ are ever printed. First run 2026-12-08 (at c08bf8d):
 # 24/70. Those field counts were read before the reminder-time-in-words and experience-in-years
-# parsers were written, so the set is no longer a clean measure of them: 26/70 at b33d838.
+# parsers were written, so the set is no longer a clean measure of them: 26/70 at b33d838, 33/70
+# at b72348b (an answer is no longer cut down to the one entity in it; found trying it by hand).
 # tests/heldout/pending/dialogues_2.yaml (70 more, written after that, unread) is the next one.
 DIALOGUES = HELDOUT / "dialogues.yaml"
 DIALOGUES_KEY = "dialogues (multi-turn)"
 TARGET_DIALOGUES = 0.90
-GUARD_DIALOGUES = 25 / 70  # 26/70 less one line
+GUARD_DIALOGUES = 32 / 70  # 33/70 less one line
 
 
 def _dialogues() -> list[dict]:
